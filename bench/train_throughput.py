@@ -1,0 +1,249 @@
+"""Training throughput of one GAN through the project's own train step, in images/sec.
+
+What it measures: the wall time of `pipeline.training.distributed_step` (the step the
+training loop runs) fed by `pipeline.data.loader.training_dataset`, so the input pipeline
+is included. Each step reads its loss values with float(), as the training loop does,
+which forces the step to finish. One step uses batch_size * k_steps real images; the
+rate is those images over the wall time of `--steps` steps, after `--warmup` untimed
+steps (tracing, XLA compilation). Images are data/raw/dataset.npz's x_train if it exists,
+else random uint8 images [N, 28, 28, 1] (the compute does not depend on the pixels).
+
+--baseline also times seed 000's train_on_batch loop (float32, Keras defaults, whatever
+--precision/--jit say; see `build_baseline`), interleaved with ours round by round so
+both see the same machine load, then checks that the loop really trains the
+discriminator (and, as a note, that seed 000's loop as written does not).
+
+Reading the output: one line per round, then the median over rounds with the min..max
+spread; the LAST line is always `images_per_sec <float>`, the median of ours. Rates on
+a shared CPU vary run to run by several percent: compare configs by the ratio in one
+run, not across runs.
+
+    .venv/bin/python bench/train_throughput.py --model dcgan --steps 30 --rounds 3 --baseline
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import yaml
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="gan | dcgan")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
+    parser.add_argument("--precision", default="float32")
+    parser.add_argument("--jit", action="store_true", help="train.jit_compile: true")
+    parser.add_argument("--baseline", action="store_true", help="also time seed 000's loop")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="any other param, e.g. models.dcgan.generator=transposed",
+    )  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def load_run(args: argparse.Namespace):
+    from pipeline.config import load_params, resolve_run
+
+    params = load_params(args.params)
+    overrides = [
+        f"train.batch_size={args.batch_size}",
+        f"train.precision={args.precision}",
+        f"train.jit_compile={str(args.jit).lower()}",
+    ]
+    model_params = (params.get("models") or {}).get(args.model) or {}
+    for key in ("batch_size", "precision"):  # a models.<name> override would win otherwise
+        model_params.pop(key, None)
+    for item in [*overrides, *args.set]:
+        key, _, text = item.partition("=")
+        *path, last = key.split(".")
+        node = params
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(text)
+    return resolve_run(params, args.model)
+
+
+def load_images(run, count: int) -> np.ndarray:
+    """uint8 [N, 28, 28, 1]: the fetched training split if present, else random pixels."""
+    path = Path(run.data.raw_dir) / "dataset.npz"
+    if path.is_file():
+        return np.load(path, allow_pickle=False)["x_train"]
+    return np.random.default_rng(0).integers(0, 256, (count, 28, 28, 1), dtype=np.uint8)
+
+
+def build_ours(run, images: np.ndarray):
+    """The project's step and input pipeline; returns (one_step, images per step)."""
+    import tensorflow as tf
+
+    from pipeline.data.loader import StepPlan, training_dataset
+    from pipeline.distribute import precision_policy
+    from pipeline.training import build_compiled_gan, distributed_step
+
+    cfg = run.train
+    strategy = tf.distribute.get_strategy()
+    plan = StepPlan(len(images), cfg.batch_size, cfg.k_steps)
+    dataset = training_dataset(images, plan, seed=cfg.seed, latent_dim=cfg.latent_dim, epoch=0)
+    batches = iter(dataset.repeat())
+    with precision_policy(cfg.precision):
+        gan = build_compiled_gan(run, images.shape[1:], strategy)
+        step = distributed_step(gan, strategy, cfg.jit_compile)
+
+    def one_step() -> float:
+        values = {name: float(value) for name, value in step(next(batches)).items()}
+        return values["g_loss"]
+
+    return one_step, plan.images_per_step
+
+
+def build_baseline(run, images: np.ndarray, *, flip: bool = True) -> SimpleNamespace:
+    """Seed 000's loop, made fair: .step(), .images_per_step and the models.
+
+    Fair: the project's generator and discriminator (plus the sigmoid seed 000 ends
+    with), the same images, Adam(lr, beta1) for each of D and combined.
+
+    `flip` is seed 004's `discriminator.trainable = True/False` around the D updates.
+    Keras 3 reads `trainable` when a model's train function is first traced (its first
+    train_on_batch), not at compile(): TensorFlowTrainer.train_step takes
+    self.trainable_weights, the optimizer is built from the variables of its first
+    apply, BatchNormalization uses batch statistics only `if training and self.trainable`,
+    and the traced function is cached, not retraced when the flag changes. (Its warning
+    for a flag changed since compile, Trainer._warn_if_trainable_state_changed, is dead
+    code in 3.15: it follows a `raise`.) Seed 000 as written sets the flag False before
+    building `combined` and never back, so D is traced with no trainable weights ("The
+    model does not have any trainable weights") and never learns. With the flip each
+    model is traced with the flag it should have: zero recompiles are needed, and only
+    the first flip matters (the later ones, kept as seed 004 has them, cost microseconds).
+    `check_baseline` verifies both cases.
+    """
+    import keras
+
+    from pipeline.gans import family_of
+
+    cfg, shape = run.train, images.shape[1:]
+    family = family_of(run.model)
+    keras.utils.set_random_seed(cfg.seed)
+    generator = family.build_generator(run, shape)
+    logits = family.build_discriminator(run, shape)
+    image = keras.Input(shape)
+    discriminator = keras.Model(image, keras.layers.Activation("sigmoid")(logits(image)))
+    d_variables = list(discriminator.trainable_weights)
+    discriminator.compile(
+        loss="binary_crossentropy", optimizer=keras.optimizers.Adam(cfg.lr, cfg.beta1)
+    )
+    discriminator.trainable = False  # seed 000: "only train the generator" in combined
+    z = keras.Input((cfg.latent_dim,))
+    combined = keras.Model(z, discriminator(generator(z)))
+    combined.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam(cfg.lr, cfg.beta1))
+
+    x_train = images.astype(np.float32) / 127.5 - 1.0  # seed 000's scaling, once
+    batch = cfg.batch_size
+    ones, zeros = np.ones((batch, 1)), np.zeros((batch, 1))
+
+    def one_step() -> float:
+        real = x_train[np.random.randint(0, len(x_train), batch)]
+        noise = np.random.normal(size=(batch, cfg.latent_dim))
+        fake = generator.predict(noise, verbose=0)
+        if flip:
+            discriminator.trainable = True
+        discriminator.train_on_batch(real, ones)
+        discriminator.train_on_batch(fake, zeros)
+        if flip:
+            discriminator.trainable = False
+        return combined.train_on_batch(noise, ones)  # a Python float: the step is done
+
+    found = dict(d_variables=d_variables, generator=generator, combined=combined, ones=ones)
+    return SimpleNamespace(step=one_step, images_per_step=batch, **found)
+
+
+def _moved(variables, before) -> float:
+    return max(float(np.max(np.abs(v.numpy() - b))) for v, b in zip(variables, before, strict=True))
+
+
+def check_baseline(run, images: np.ndarray) -> None:
+    """Print whether one baseline step moves D's weights, with and without the flip."""
+    for flip in (True, False):
+        base = build_baseline(run, images, flip=flip)
+        d_vars, generator = base.d_variables, base.generator
+        before = [v.numpy() for v in d_vars]
+        g_before = [v.numpy() for v in generator.trainable_weights]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            base.step()
+        said = sorted(
+            {str(w.message).split(".")[0] for w in caught if "trainable" in str(w.message)}
+        )
+        d_moved, g_moved = _moved(d_vars, before), _moved(generator.trainable_weights, g_before)
+        after = [v.numpy() for v in d_vars]
+        noise = np.random.normal(size=(len(base.ones), run.train.latent_dim))
+        base.combined.train_on_batch(noise, base.ones)
+        name = "with the trainable flip (seed 004)" if flip else "NOTE seed 000 as written"
+        print(
+            f"check {name}: one step moves D by {d_moved:.2e} (max |dw|), G by {g_moved:.2e}; "
+            f"a combined step then moves D by {_moved(d_vars, after):.2e}"
+            + (f"; Keras warned: {said}" if said else "")
+        )
+
+
+def timed_rate(one_step, images_per_step: int, steps: int) -> float:
+    started = time.perf_counter()
+    for _ in range(steps):
+        one_step()
+    return images_per_step * steps / (time.perf_counter() - started)
+
+
+def summary(values: list[float], digits: int = 1) -> str:
+    median, low, high = statistics.median(values), min(values), max(values)
+    return f"{median:.{digits}f} (min {low:.{digits}f}, max {high:.{digits}f})"
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    run = load_run(args)
+    cfg = run.train
+    total_steps = args.warmup + args.rounds * args.steps
+    images = load_images(run, cfg.batch_size * cfg.k_steps * total_steps + 1)
+    print(
+        f"model {run.model} {run.family}  batch {cfg.batch_size}  k_steps {cfg.k_steps}  "
+        f"precision {cfg.precision}  jit {cfg.jit_compile}  images {images.shape}  "
+        f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up steps"
+    )
+    contenders = {"ours": build_ours(run, images)}
+    if args.baseline:
+        base = build_baseline(run, images)
+        contenders = {"baseline": (base.step, base.images_per_step), **contenders}
+    for one_step, _ in contenders.values():
+        for _ in range(args.warmup):
+            one_step()
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_ in range(1, args.rounds + 1):
+        for name, (one_step, per_step) in contenders.items():  # interleaved
+            rates[name].append(timed_rate(one_step, per_step, args.steps))
+        line = "  ".join(f"{name} {values[-1]:.1f}" for name, values in rates.items())
+        if args.baseline:
+            line += f"  ratio {rates['ours'][-1] / rates['baseline'][-1]:.2f}"
+        print(f"round {round_}: images/sec {line}")
+    for name, values in rates.items():
+        print(f"{name}_images_per_sec {summary(values)}")
+    if args.baseline:
+        ratios = [o / b for o, b in zip(rates["ours"], rates["baseline"], strict=True)]
+        print(f"ratio_ours_over_baseline {summary(ratios, 2)}")
+        check_baseline(run, images)
+    print(f"images_per_sec {statistics.median(rates['ours']):.1f}")
+
+
+if __name__ == "__main__":
+    main()

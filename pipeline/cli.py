@@ -1,0 +1,83 @@
+"""`python -m pipeline <command>`: the entry points dvc.yaml calls.
+
+Errors a user can fix (`PipelineError`) print as one line on stderr and exit non-zero;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Train, sample and track a zoo of Keras GANs (see README.md).",
+    )
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "fetch",
+        help="fetch data.dataset into data/raw/dataset.npz (cache, mirrors, URLs, Debian)",
+        description="Fetch the dataset named by data.dataset, verify its checksums and "
+        "write data/raw/dataset.npz atomically.",
+    )
+
+    train = commands.add_parser(
+        "train",
+        help="train one GAN (models/NAME/...)",
+        description="Train one GAN with train.* (and models.NAME.* overrides); resumes "
+        "from models/NAME/checkpoints after a kill; logs the run to MLflow.",
+    )
+    train.add_argument("--model", required=True, help="model name, e.g. gan or dcgan")
+
+    sample = commands.add_parser(
+        "sample",
+        help="draw a grid of samples from a trained generator",
+        description="Write a PNG grid of N samples drawn with a seeded latent.",
+    )
+    sample.add_argument("--model", required=True, help="model name, e.g. dcgan")
+    sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    sample.add_argument("--columns", type=int, default=None, help="grid columns")
+    sample.add_argument("--out", type=Path, required=True, help="output PNG")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    from pipeline import stages
+    from pipeline.gans import check_model_name
+
+    progress = not args.no_progress
+    if args.command == "fetch":
+        stages.fetch_command(args.params, progress=progress)
+    elif args.command == "train":
+        check_model_name(args.model)
+        summary = stages.train_command(args.params, args.model, progress=progress)
+        print(f"train@{args.model}: " + ", ".join(f"{k}={v:g}" for k, v in summary.items()))
+    elif args.command == "sample":
+        check_model_name(args.model)
+        out = stages.sample_command(args.model, args.n, args.seed, args.out, args.columns)
+        print(f"wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        run(args)
+    except PipelineError as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,262 @@
+"""params.yaml to typed, validated config objects.
+
+Every knob lives in params.yaml; stages read it through `load_params` and the
+`parse_*`/`resolve_run` functions here and nothing else reads the file. A wrong type,
+an out-of-range value or an unknown key raises `ConfigError` naming the key, e.g.
+``train.lr must be > 0``.
+
+Per-model overrides: any hyperparameter of `train.*` listed in `OVERRIDABLE` may be set
+again under `models.<name>.*`; the resolved `TrainConfig` of a run has them applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+PARAMS_FILE = "params.yaml"
+
+
+# --- validation helpers -----------------------------------------------------------------
+
+
+def check(rule: Callable[[Any], bool], text: str) -> dict:
+    """Field metadata: `rule(value)` must hold, else "<key> must be <text>"."""
+    return {"check": (rule, text)}
+
+
+POSITIVE = check(lambda v: v > 0, "> 0")
+AT_LEAST_ONE = check(lambda v: v >= 1, ">= 1")
+UNIT_INTERVAL_OPEN = check(lambda v: 0 <= v < 1, "in [0, 1)")
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Return `value` as type `tp`, or raise ConfigError naming `key`."""
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(key, value, option)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] + (" or null" if type(None) in options else ""))
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key} must be a list, got {value!r}")
+        (item_type, _ellipsis) = get_args(tp)
+        return tuple(_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} for {key}")
+
+
+def build_dataclass(cls: type, values: Mapping[str, Any] | None, prefix: str) -> Any:
+    """Instantiate dataclass `cls` from a params mapping, validating every field."""
+    values = dict(values or {})
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix} must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{prefix}.{unknown[0]} is not a known param; valid keys: {', '.join(sorted(known))}"
+        )
+    kwargs = {}
+    for name, spec in known.items():
+        if name not in values:
+            continue
+        key = f"{prefix}.{name}"
+        value = _coerce(key, values[name], hints[name])
+        rule = spec.metadata.get("check")
+        if rule is not None and value is not None and not rule[0](value):
+            raise ConfigError(f"{key} must be {rule[1]}, got {value!r}")
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+# --- the config objects -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """`data.*`: which dataset, where to look for it, where to write it."""
+
+    dataset: str = "fashion_mnist"
+    # Local folders searched (after the cache) before any download.
+    mirrors: tuple[str, ...] = ("/usr/share/datasets/fashion-mnist",)
+    # Side of the square images; null keeps a built-in dataset's native size.
+    image_size: int | None = field(default=None, metadata=AT_LEAST_ONE)
+    # Where verified downloads are kept between runs; "" means ~/.cache/gan-zoo.
+    cache_dir: str = ""
+    raw_dir: str = "data/raw"
+    download_timeout: float = field(default=30.0, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """`train.*`: what every GAN trains with (see OVERRIDABLE for per-model overrides)."""
+
+    models: tuple[str, ...] = ("gan", "dcgan")
+    strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    jit_compile: bool = False
+    lr: float = field(default=2e-4, metadata=POSITIVE)
+    beta1: float = field(default=0.5, metadata=UNIT_INTERVAL_OPEN)
+    k_steps: int = field(default=1, metadata=AT_LEAST_ONE)
+    dropout: float = field(default=0.25, metadata=UNIT_INTERVAL_OPEN)
+    batch_size: int = field(default=128, metadata=AT_LEAST_ONE)
+    latent_dim: int = field(default=100, metadata=AT_LEAST_ONE)
+    seed: int = 0
+    epochs: int = field(default=1, metadata=AT_LEAST_ONE)
+    steps_per_epoch: int | None = field(default=None, metadata=AT_LEAST_ONE)
+    loss: Literal["nonsaturating", "minimax"] = "nonsaturating"
+    # simultaneous: one generator forward pass serves the last discriminator update and
+    # the generator update. alternating: the generator step draws new fakes and sees the
+    # discriminator after its update (the textbook loop of seed 004).
+    update: Literal["simultaneous", "alternating"] = "simultaneous"
+    log_every: int = field(default=10, metadata=AT_LEAST_ONE)
+    checkpoint_every: int = field(default=100, metadata=AT_LEAST_ONE)
+    sample_grid: int = field(default=8, metadata=AT_LEAST_ONE)
+
+
+# Hyperparameters a model may override under models.<name>.*
+OVERRIDABLE = (
+    "lr",
+    "beta1",
+    "k_steps",
+    "dropout",
+    "batch_size",
+    "latent_dim",
+    "seed",
+    "epochs",
+    "steps_per_epoch",
+    "loss",
+    "update",
+    "precision",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run of one GAN reads: resolved and validated."""
+
+    model: str
+    data: DataConfig
+    train: TrainConfig
+    family: Any  # the family module's own Config dataclass (models.<name>.*)
+    overrides: tuple[str, ...] = ()  # which train.* keys models.<name> overrode
+
+    def flat_params(self) -> dict[str, Any]:
+        """Every resolved param under its params.yaml key (what MLflow logs)."""
+        flat: dict[str, Any] = {}
+        for prefix, obj in (("data", self.data), ("train", self.train)):
+            for name, value in dataclasses.asdict(obj).items():
+                flat[f"{prefix}.{name}"] = value
+        for name, value in dataclasses.asdict(self.family).items():
+            flat[f"models.{self.model}.{name}"] = value
+        for name in self.overrides:
+            flat[f"models.{self.model}.{name}"] = getattr(self.train, name)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in flat.items()}
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the trained weights (checkpoint compatibility)."""
+        params = self.flat_params()
+        for volatile in ("train.models", "train.log_every", "train.checkpoint_every"):
+            params.pop(volatile, None)
+        text = json.dumps(params, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Read params.yaml; a missing or malformed file is a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} not found; run from the repository root or pass --params")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}".splitlines()[0]) from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (data, train, models, ...)")
+    return params
+
+
+def parse_data(params: Mapping[str, Any]) -> DataConfig:
+    return build_dataclass(DataConfig, params.get("data"), "data")
+
+
+def parse_train(params: Mapping[str, Any]) -> TrainConfig:
+    from pipeline.gans import check_model_name  # late import: gans imports config
+
+    train = build_dataclass(TrainConfig, params.get("train"), "train")
+    for name in train.models:
+        check_model_name(name, key="train.models")
+    return train
+
+
+def resolve_run(params: Mapping[str, Any], model: str) -> RunConfig:
+    """The config one GAN trains with: train.* with models.<model>.* applied on top."""
+    from pipeline.gans import family_of
+
+    family = family_of(model)
+    data = parse_data(params)
+    train = parse_train(params)
+    model_params = dict((params.get("models") or {}).get(model) or {})
+    prefix = f"models.{model}"
+    overrides = {k: model_params.pop(k) for k in list(model_params) if k in OVERRIDABLE}
+    if overrides:
+        merged = {**(params.get("train") or {}), **overrides}
+        try:
+            train = build_dataclass(TrainConfig, merged, "train")
+        except ConfigError as error:
+            raise ConfigError(str(error).replace("train.", f"{prefix}.", 1)) from None
+    family_config = build_dataclass(family.Config, model_params, prefix)
+    return RunConfig(
+        model=model,
+        data=data,
+        train=train,
+        family=family_config,
+        overrides=tuple(sorted(overrides)),
+    )

@@ -1,0 +1,105 @@
+"""Atomic file writes and checksums.
+
+A file that appears under its final name is always complete: it is written to a temporary
+name in the same folder, flushed to disk, then renamed (a rename within one file system is
+atomic). An interrupted run leaves at most a hidden `.<name>.*.part` file, which no lookup
+ever mistakes for data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable; not every platform or file system allows it, so best effort."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_writer(dest: Path) -> Iterator[BinaryIO]:
+    """Yield a binary file that becomes `dest` only if the block finishes without error."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(0o644)  # mkstemp makes 0600; data files are meant to be shared
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(dest.parent)
+
+
+def install(src: Path, dest: Path, *, move: bool) -> None:
+    """Put a verified file at `dest` atomically: rename when allowed, else copy."""
+    if move:
+        with contextlib.suppress(OSError):  # e.g. across file systems: fall back to a copy
+            os.replace(src, dest)
+            _fsync_folder(dest.parent)
+            return
+    with src.open("rb") as source, atomic_writer(dest) as target:
+        shutil.copyfileobj(source, target, CHUNK)
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether `path` holds gzip data (judged by content: names are not trusted)."""
+    with path.open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+@contextlib.contextmanager
+def open_content(path: Path) -> Iterator[BinaryIO]:
+    """Open a file's content, decompressing it when it is gzip."""
+    if is_gzip(path):
+        with gzip.open(path, "rb") as handle:
+            yield handle  # type: ignore[misc]
+    else:
+        with path.open("rb") as handle:
+            yield handle
+
+
+def digest_of(path: Path, algorithm: str, *, decompress: bool) -> str:
+    """Hex digest of a file's bytes, or of its decompressed content.
+
+    Raises ValueError when a gzip stream is truncated or corrupt, so the caller can reject
+    the file like any other checksum mismatch.
+    """
+    hasher = hashlib.new(algorithm, usedforsecurity=False)
+    try:
+        with open_content(path) if decompress else path.open("rb") as handle:
+            for block in iter(lambda: handle.read(CHUNK), b""):
+                hasher.update(block)
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise ValueError(f"corrupt gzip data ({error})") from None
+    return hasher.hexdigest()
+
+
+def read_content(path: Path) -> bytes:
+    """All of a file's (decompressed) bytes; corrupt gzip data is a ValueError."""
+    try:
+        with open_content(path) as handle:
+            return handle.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise ValueError(f"corrupt gzip data ({error})") from None

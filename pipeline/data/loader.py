@@ -1,0 +1,92 @@
+"""tf.data input pipelines built from the raw uint8 arrays.
+
+Training batches are a pure function of (seed, epoch, step): each epoch's order is a
+seeded permutation, and the latent noise of step s is drawn with a stateless RNG keyed on
+(seed, s). That is what lets a killed run resume mid-epoch and end with the same weights
+as an uninterrupted one, and one device match two: nothing depends on iterator state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+
+def to_unit_range(images: tf.Tensor) -> tf.Tensor:
+    """uint8 [0, 255] -> float32 [-1, 1], the range of the generators' tanh."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How the training split is cut into steps.
+
+    One step consumes `batch_size * k_steps` real images (one minibatch per discriminator
+    update, as in Goodfellow et al.'s algorithm) and `batch_size * (k_steps + 1)` latents.
+    """
+
+    num_images: int
+    batch_size: int
+    k_steps: int
+    steps_per_epoch_cap: int | None = None
+
+    @property
+    def images_per_step(self) -> int:
+        return self.batch_size * self.k_steps
+
+    @property
+    def steps_per_epoch(self) -> int:
+        full = self.num_images // self.images_per_step
+        return min(full, self.steps_per_epoch_cap) if self.steps_per_epoch_cap else full
+
+
+def epoch_order(num_images: int, seed: int, epoch: int) -> np.ndarray:
+    """The seeded permutation of image indices for one epoch."""
+    return np.random.default_rng([seed, epoch]).permutation(num_images)
+
+
+def latent_noise(seed: int, step: tf.Tensor, shape) -> tf.Tensor:
+    """Standard normal latents for global step `step`, independent of any RNG state."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)])
+    return tf.random.stateless_normal(shape, seed=key)
+
+
+def training_dataset(
+    images: np.ndarray,
+    plan: StepPlan,
+    *,
+    seed: int,
+    latent_dim: int,
+    epoch: int,
+    first_step_in_epoch: int = 0,
+) -> tf.data.Dataset:
+    """One epoch of (real [B, k, H, W, C], noise [B, k+1, latent]) global batches.
+
+    Starts at `first_step_in_epoch` (resume). The batch axis comes first so a strategy
+    splits every step's k minibatches evenly across replicas.
+    """
+    steps = plan.steps_per_epoch
+    order = epoch_order(len(images), seed, epoch)[: steps * plan.images_per_step]
+    # [steps, B, k]: step s, discriminator update i uses order[s, :, i]
+    order = order.reshape(steps, plan.batch_size, plan.k_steps)[first_step_in_epoch:]
+    first_global_step = epoch * steps + first_step_in_epoch
+    step_ids = np.arange(first_global_step, first_global_step + len(order), dtype=np.int64)
+    pixels = tf.constant(images)  # uint8 [N, H, W, C]; a few MB, kept as one tensor
+    noise_shape = (plan.batch_size, plan.k_steps + 1, latent_dim)
+
+    def make_step(indices, step):
+        real = to_unit_range(tf.gather(pixels, indices))  # [B, k, H, W, C]
+        return real, latent_noise(seed, step, noise_shape)
+
+    dataset = tf.data.Dataset.from_tensor_slices((order, step_ids))
+    dataset = dataset.map(make_step, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def fixed_latents(count: int, latent_dim: int, seed: int) -> np.ndarray:
+    """The latents behind every samples.png and per-epoch grid: same seed, same picture."""
+    return (
+        np.random.default_rng([seed, 0x5A]).standard_normal((count, latent_dim)).astype(np.float32)
+    )

@@ -1,0 +1,151 @@
+"""The fetched dataset on disk: `<data.raw_dir>/dataset.npz`, and the `Dataset` it holds.
+
+The file is a plain npz (`np.load(path, allow_pickle=False)` reads it): uint8 images
+`x_train`/`x_test` [N, H, W, C], int64 labels `y_train`/`y_test` [N] (-1 when unlabelled),
+`class_names` (a str array, empty when unlabelled) and `meta`, a JSON string saying which
+dataset and image size it holds. The bytes depend only on the data (fixed zip timestamps,
+no "fetched from"/"fetched at" fields), so re-fetching the same data does not change the
+DVC hash and does not re-run the stages downstream of `fetch`.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config import DataConfig
+from pipeline.data.files import atomic_writer
+from pipeline.errors import DataError
+
+FORMAT_VERSION = 1
+FILE_NAME = "dataset.npz"
+REFETCH = "re-run `python -m pipeline fetch` (or `dvc repro fetch`)"
+_ARRAYS = ("x_train", "y_train", "x_test", "y_test", "class_names")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip time: keeps the file bytes reproducible
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A dataset in memory, train and test split.
+
+    Folder datasets have no official test split: every tenth image (in sorted order)
+    is held out as `x_test`, so the split is stable and spread over the classes.
+    """
+
+    name: str
+    x_train: np.ndarray  # uint8 [N, H, W, C], C = 1 (grayscale) or 3 (RGB)
+    y_train: np.ndarray  # int64 [N], -1 when unlabelled
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of every image."""
+        height, width, channels = self.x_train.shape[1:]
+        return (int(height), int(width), int(channels))
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes; 0 for an unlabelled dataset."""
+        return len(self.class_names)
+
+
+def shape_problem(dataset: Dataset) -> str | None:
+    """None when the arrays are consistent, else what is wrong (for corrupt-file errors)."""
+    for split in ("train", "test"):
+        x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[-1] not in (1, 3):
+            return f"x_{split} is {x.dtype} {x.shape}, expected uint8 [N, H, W, 1 or 3]"
+        if y.dtype != np.int64 or y.shape != x.shape[:1]:
+            return f"y_{split} is {y.dtype} {y.shape}, expected int64 [{x.shape[0]}]"
+        if y.size and (y.max() >= dataset.num_classes or y.min() < -1):
+            return f"y_{split} holds labels outside [-1, {dataset.num_classes})"
+    if dataset.x_train.shape[1:] != dataset.x_test.shape[1:]:
+        return "train and test images differ in shape"
+    return None
+
+
+def dataset_path(cfg: DataConfig) -> Path:
+    """Where `fetch` writes and `load_dataset` reads."""
+    return Path(cfg.raw_dir) / FILE_NAME
+
+
+def _describe(dataset: str, image_size: int | None) -> str:
+    size = "native size" if image_size is None else f"image_size {image_size}"
+    return f"{dataset!r} at {size}"
+
+
+def save_dataset(dataset: Dataset, path: Path, meta: dict[str, Any]) -> None:
+    """Write `dataset` to `path` atomically; `meta` must hold "dataset" and "image_size"."""
+    problem = shape_problem(dataset)
+    if problem is not None:
+        raise ValueError(f"refusing to save an inconsistent dataset: {problem}")
+    arrays = {
+        "x_train": dataset.x_train,
+        "y_train": dataset.y_train,
+        "x_test": dataset.x_test,
+        "y_test": dataset.y_test,
+        "class_names": np.array(dataset.class_names, dtype=str),
+        "meta": np.array(json.dumps({"format": FORMAT_VERSION, **meta}, sort_keys=True)),
+    }
+    with (
+        atomic_writer(path) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive,
+    ):
+        for key, array in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The meta and arrays of a dataset file; anything unreadable is a DataError."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [key for key in (*_ARRAYS, "meta") if key not in npz.files]
+            if missing:
+                raise ValueError(f"no {missing[0]} array")
+            arrays = {key: npz[key] for key in _ARRAYS}
+            meta = json.loads(str(npz["meta"].item()))
+        if not isinstance(meta, dict) or "dataset" not in meta or "image_size" not in meta:
+            raise ValueError("meta lacks dataset/image_size")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise DataError(f"{path} is corrupt or unreadable ({reason}); {REFETCH}") from None
+    return meta, arrays
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """Read the dataset `fetch` wrote, checking it is the one `cfg` asks for."""
+    path = dataset_path(cfg)
+    if not path.is_file():
+        raise DataError(f"{path} not found; run `python -m pipeline fetch` (or `dvc repro fetch`)")
+    meta, arrays = _read(path)
+    if meta.get("format") != FORMAT_VERSION:
+        raise DataError(
+            f"{path} has format {meta.get('format')!r}, not {FORMAT_VERSION}; {REFETCH}"
+        )
+    if meta["dataset"] != cfg.dataset or meta["image_size"] != cfg.image_size:
+        held = _describe(meta["dataset"], meta["image_size"])
+        wanted = _describe(cfg.dataset, cfg.image_size)
+        raise DataError(f"{path} holds {held} but data.* asks for {wanted}; {REFETCH}")
+    dataset = Dataset(
+        name=meta["dataset"],
+        x_train=arrays["x_train"],
+        y_train=arrays["y_train"],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+        class_names=tuple(str(name) for name in arrays["class_names"]),
+    )
+    problem = shape_problem(dataset)
+    if problem is not None:
+        raise DataError(f"{path} is corrupt ({problem}); {REFETCH}")
+    return dataset

@@ -1,0 +1,28 @@
+"""Errors a user can act on.
+
+Each carries one line that names the problem and the fix. The CLI prints it and exits
+non-zero without a traceback (unless `--debug`); anything else is a bug and keeps its
+traceback.
+"""
+
+
+class PipelineError(Exception):
+    """Base of every error the CLI reports as a single line."""
+
+    exit_code = 2
+
+
+class ConfigError(PipelineError):
+    """A param in params.yaml (or a CLI option) has the wrong type, range or name."""
+
+
+class DataError(PipelineError):
+    """A dataset is missing, corrupt, or cannot be fetched from any source."""
+
+    exit_code = 3
+
+
+class TrainingError(PipelineError):
+    """Training cannot go on (e.g. the losses diverged)."""
+
+    exit_code = 4

@@ -1,0 +1,54 @@
+"""The model zoo: name -> GAN family module.
+
+A family module defines `Config` (its models.<name>.* params), `build_generator(run,
+image_shape)` and `build_discriminator(run, image_shape)`, and may name the adversarial
+model class it trains with (`GAN_CLASS`, default `AdversarialGAN`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from pipeline.errors import ConfigError
+
+FAMILIES = {
+    "gan": "pipeline.gans.gan",
+    "dcgan": "pipeline.gans.dcgan",
+}
+# Names reserved by DESIGN.md for families that are not built yet.
+PLANNED = ("cgan", "sgan", "catgan", "pix2pix", "progan", "stylegan", "srgan", "stackgan")
+
+
+def check_model_name(name: str, key: str = "--model") -> str:
+    if name in FAMILIES:
+        return name
+    valid = ", ".join(sorted(FAMILIES))
+    if name in PLANNED:
+        raise ConfigError(f"{key}: model {name!r} is not implemented yet; available: {valid}")
+    raise ConfigError(f"{key}: unknown model {name!r}; valid models: {valid}")
+
+
+def family_of(name: str) -> ModuleType:
+    return importlib.import_module(FAMILIES[check_model_name(name)])
+
+
+def build_gan(run, image_shape: tuple[int, int, int]):
+    """Generator, discriminator and the adversarial wrapper for one resolved run config.
+
+    Call inside the training strategy's scope so the variables are placed (and batch
+    statistics synchronised) for it.
+    """
+    from pipeline.gans.base import AdversarialGAN
+
+    family = family_of(run.model)
+    gan_class = getattr(family, "GAN_CLASS", AdversarialGAN)
+    return gan_class(
+        family.build_generator(run, image_shape),
+        family.build_discriminator(run, image_shape),
+        global_batch_size=run.train.batch_size,
+        k_steps=run.train.k_steps,
+        loss=run.train.loss,
+        update=run.train.update,
+        name=run.model,
+    )

@@ -1,0 +1,91 @@
+"""Pictures the pipeline writes: sample grids and loss curves. Writes are atomic."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """float [-1, 1] -> uint8 [0, 255] for pictures."""
+    return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def atomic_path(target: Path):
+    """A temp file beside `target` (same suffix) and a function that moves it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
+
+    def commit() -> None:
+        os.replace(tmp, target)
+
+    return Path(tmp), commit
+
+
+def grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:
+    """[N, H, W, C] images in [-1, 1] -> one uint8 picture, N tiled row by row."""
+    images = to_uint8(images)
+    count, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    canvas = np.zeros(
+        (rows * (height + pad) + pad, columns * (width + pad) + pad, channels), np.uint8
+    )
+    for i, image in enumerate(images):
+        top = pad + (i // columns) * (height + pad)
+        left = pad + (i % columns) * (width + pad)
+        canvas[top : top + height, left : left + width] = image
+    return canvas[..., 0] if channels == 1 else canvas
+
+
+def save_png(picture: np.ndarray, target: Path, scale: int = 1) -> Path:
+    image = Image.fromarray(picture)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    tmp, commit = atomic_path(Path(target))
+    try:
+        image.save(tmp, format="PNG")
+        commit()
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Path(target)
+
+
+def save_loss_curves(history: Sequence[dict], target: Path, title: str) -> Path:
+    """Two panels: the losses, and D(x) / D(G(z)) (seed 001's view of the game)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [row["step"] for row in history]
+    figure, (losses, probabilities) = plt.subplots(1, 2, figsize=(11, 4))
+    for key in ("d_loss", "g_loss"):
+        losses.plot(steps, [row[key] for row in history], label=key, linewidth=1)
+    for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
+        probabilities.plot(steps, [row[key] for row in history], label=label, linewidth=1)
+    probabilities.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    for axis, name in ((losses, "loss"), (probabilities, "mean discriminator output")):
+        axis.set_xlabel("step")
+        axis.set_ylabel(name)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    tmp, commit = atomic_path(Path(target))
+    try:
+        figure.savefig(tmp, dpi=100, format="png")
+        commit()
+    finally:
+        plt.close(figure)
+        tmp.unlink(missing_ok=True)
+    return Path(target)

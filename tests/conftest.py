@@ -1,0 +1,72 @@
+"""Shared test set-up.
+
+Two logical CPU devices are configured before TensorFlow initialises, so tests can run
+MirroredStrategy on a machine without GPUs. Tests that do not ask for a strategy use the
+default one (the first device) and are unaffected.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
+import pytest
+import tensorflow as tf
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+
+@pytest.fixture
+def tiny_params() -> dict:
+    """params.yaml as a dict, shrunk so a GAN trains in well under a second."""
+    from pipeline.config import load_params
+
+    params = load_params(os.path.join(os.path.dirname(__file__), "..", "params.yaml"))
+    params["train"].update(
+        epochs=2, steps_per_epoch=3, batch_size=8, log_every=1, checkpoint_every=2, sample_grid=2
+    )
+    return params
+
+
+@pytest.fixture
+def tiny_images():
+    import numpy as np
+
+    return np.random.default_rng(0).integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory) -> str:
+    """One throw-away MLflow store for the session (creating one costs a few seconds)."""
+    root = tmp_path_factory.mktemp("mlruns")
+    return f"sqlite:///{root / 'mlflow.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_tracking(monkeypatch, mlflow_store):
+    """No test ever writes to the repository's mlruns/."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store)
+
+
+@pytest.fixture
+def tiny_repo(tmp_path, monkeypatch, tiny_params):
+    """A working directory with params.yaml and a fetched tiny folder dataset.
+
+    Stages use paths relative to the repository root, as under `dvc repro`.
+    """
+    import yaml
+
+    from pipeline.config import parse_data
+    from pipeline.data.fetch import fetch
+    from tests.helpers import write_image_folder
+
+    write_image_folder(tmp_path / "images")
+    tiny_params["data"].update(dataset=f"folder:{tmp_path / 'images'}", image_size=28, mirrors=[])
+    tiny_params["data"]["cache_dir"] = str(tmp_path / "cache")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params))
+    monkeypatch.chdir(tmp_path)
+    fetch(parse_data(tiny_params), progress=False)
+    return tmp_path

@@ -1,0 +1,155 @@
+"""The command line: outputs of train and sample, and one-line errors for bad input."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from PIL import Image
+
+from pipeline.cli import main
+
+
+def _set(repo, section, **values):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[section].update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
+def _runs(mlflow_store, name):
+    client = MlflowClient(mlflow_store)
+    experiments = client.search_experiments()
+    runs = client.search_runs([e.experiment_id for e in experiments], order_by=["start_time DESC"])
+    return client, [r for r in runs if r.info.run_name == name]
+
+
+def test_train_writes_outputs_and_one_mlflow_run(tiny_repo, mlflow_store, capsys):
+    _set(tiny_repo, "train", lr=3e-4)
+    assert main(["--no-progress", "train", "--model", "dcgan"]) == 0
+    out = tiny_repo / "models" / "dcgan"
+    assert {p.name for p in out.iterdir()} == {
+        "generator.keras",
+        "samples.png",
+        "loss_curves.png",
+        "history.csv",
+        "train.json",
+    }  # checkpoints are gone once the run is complete
+    generator = keras.saving.load_model(out / "generator.keras")
+    assert generator(np.zeros((2, 100), np.float32)).shape == (2, 28, 28, 1)
+    summary = json.loads((out / "train.json").read_text())
+    assert summary["steps"] == 6 and np.isfinite(summary["d_loss"])
+    # an 2x2 grid of 28px tiles with 2px padding, scaled up for viewing
+    assert Image.open(out / "samples.png").size[0] % 62 == 0
+
+    client, runs = _runs(mlflow_store, "dcgan")
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train.lr"] == "0.0003"
+    assert run.data.params["models.dcgan.generator"] == "upsample"
+    assert run.data.tags["model"] == "dcgan"
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "d_loss")]
+    assert steps == sorted(steps) and len(steps) >= 6
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"samples.png", "loss_curves.png", "history.csv", "samples"} <= artifacts
+    assert client.search_logged_models(
+        [run.info.experiment_id], filter_string=f"source_run_id='{run.info.run_id}'"
+    )
+
+
+def test_sample_command_draws_n_images(tiny_repo, capsys):
+    assert main(["--no-progress", "train", "--model", "gan"]) == 0
+    target = tiny_repo / "grid.png"
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                "gan",
+                "-n",
+                "6",
+                "--seed",
+                "0",
+                "--columns",
+                "3",
+                "--out",
+                str(target),
+            ]
+        )
+        == 0
+    )
+    first = np.asarray(Image.open(target))
+    # 3 columns x 2 rows of 28px tiles, 2px padding, scaled to ~512px
+    scale = first.shape[1] // (3 * 30 + 2)
+    assert first.shape[:2] == ((2 * 30 + 2) * scale, (3 * 30 + 2) * scale)
+    assert (
+        main(
+            [
+                "sample",
+                "--model",
+                "gan",
+                "-n",
+                "6",
+                "--seed",
+                "0",
+                "--columns",
+                "3",
+                "--out",
+                str(target),
+            ]
+        )
+        == 0
+    )
+    np.testing.assert_array_equal(first, np.asarray(Image.open(target)))  # same seed, same picture
+
+
+def test_unknown_model_is_one_line_listing_valid_models(tiny_repo, capsys):
+    assert main(["train", "--model", "biggan"]) == 2
+    assert "unknown model 'biggan'; valid models: dcgan, gan" in _one_line_error(capsys)
+
+
+def test_wrong_param_type_names_the_key(tiny_repo, capsys):
+    _set(tiny_repo, "train", lr="fast")
+    assert main(["train", "--model", "gan"]) == 2
+    assert "train.lr must be a number, got 'fast'" in _one_line_error(capsys)
+
+
+def test_missing_data_names_the_stage_to_run(tiny_repo, capsys):
+    (tiny_repo / "data" / "raw" / "dataset.npz").unlink()
+    assert main(["train", "--model", "gan"]) == 3
+    assert "dvc repro fetch" in _one_line_error(capsys)
+    assert not (tiny_repo / "models" / "gan").exists()
+
+
+def test_sample_before_training_names_the_stage_to_run(tiny_repo, capsys):
+    assert main(["sample", "--model", "dcgan", "--out", "x.png"]) == 3
+    assert "dvc repro train@dcgan" in _one_line_error(capsys)
+    assert not (tiny_repo / "x.png").exists()
+
+
+def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
+    tiny_repo, mlflow_store, capsys
+):
+    # An absurd learning rate: step 1 is finite, then the weights overflow.
+    _set(tiny_repo, "train", lr=1e30, checkpoint_every=1)
+    assert main(["--no-progress", "train", "--model", "gan"]) == 4
+    line = _one_line_error(capsys)
+    assert "became nan" in line or "became inf" in line
+    assert "last good checkpoint (step 1)" in line
+    checkpoints = tiny_repo / "models" / "gan" / "checkpoints"
+    assert [p.name for p in checkpoints.iterdir()] == ["ckpt-000000001"]
+    assert not (tiny_repo / "models" / "gan" / "generator.keras").exists()
+    _, runs = _runs(mlflow_store, "gan")
+    assert runs[0].info.status == "FAILED"
+
+
+def test_debug_shows_the_traceback(tiny_repo):
+    with pytest.raises(Exception, match="unknown model"):
+        main(["--debug", "train", "--model", "biggan"])

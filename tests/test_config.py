@@ -1,0 +1,89 @@
+"""params.yaml validation: every bad value names its key."""
+
+import copy
+
+import pytest
+
+from pipeline.config import load_params, resolve_run
+from pipeline.errors import ConfigError
+
+
+@pytest.fixture
+def params(tiny_params):
+    return copy.deepcopy(tiny_params)
+
+
+def test_repository_params_resolve_for_every_default_model(params):
+    for model in params["train"]["models"]:
+        run = resolve_run(params, model)
+        assert run.model == model
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("lr", 0, "train.lr must be > 0"),
+        ("lr", "fast", "train.lr must be a number"),
+        ("beta1", 1.0, "train.beta1 must be in [0, 1)"),
+        ("k_steps", 1.5, "train.k_steps must be an integer"),
+        ("batch_size", 0, "train.batch_size must be >= 1"),
+        ("loss", "hinge", "train.loss must be one of 'nonsaturating', 'minimax'"),
+        ("jit_compile", "yes", "train.jit_compile must be true or false"),
+        ("steps_per_epoch", 0, "train.steps_per_epoch must be >= 1"),
+    ],
+)
+def test_bad_train_values_name_the_key(params, key, value, message):
+    params["train"][key] = value
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(")", r"\)")):
+        resolve_run(params, "dcgan")
+
+
+def test_unknown_key_is_named_with_the_valid_ones(params):
+    params["train"]["learning_rate"] = 0.1
+    with pytest.raises(
+        ConfigError, match=r"train\.learning_rate is not a known param; valid keys: .*lr"
+    ):
+        resolve_run(params, "gan")
+
+
+def test_unknown_model_lists_the_valid_ones(params):
+    params["train"]["models"] = ["gan", "biggan"]
+    with pytest.raises(ConfigError, match=r"unknown model 'biggan'; valid models: dcgan, gan"):
+        resolve_run(params, "gan")
+
+
+def test_per_model_override_applies_to_that_model_only(params):
+    params["train"]["lr"] = 1e-3
+    params["models"]["gan"]["lr"] = 5e-4
+    gan, dcgan = resolve_run(params, "gan"), resolve_run(params, "dcgan")
+    assert gan.train.lr == 5e-4 and dcgan.train.lr == 1e-3
+    flat = gan.flat_params()
+    assert flat["train.lr"] == 5e-4 and flat["models.gan.lr"] == 5e-4
+    assert flat["models.gan.arch"] == params["models"]["gan"]["arch"]
+
+
+def test_bad_override_names_the_model_key(params):
+    params["models"]["dcgan"]["dropout"] = 1.5
+    with pytest.raises(ConfigError, match=r"models\.dcgan\.dropout must be in \[0, 1\)"):
+        resolve_run(params, "dcgan")
+
+
+def test_bad_variant_names_the_key(params):
+    params["models"]["dcgan"]["generator"] = "resnet"
+    with pytest.raises(
+        ConfigError, match=r"models\.dcgan\.generator must be one of 'upsample', 'transposed'"
+    ):
+        resolve_run(params, "dcgan")
+
+
+def test_fingerprint_changes_with_weights_affecting_params_only(params):
+    base = resolve_run(params, "dcgan").fingerprint()
+    params["train"]["log_every"] = 99
+    assert resolve_run(params, "dcgan").fingerprint() == base
+    params["train"]["lr"] = 1e-3
+    assert resolve_run(params, "dcgan").fingerprint() != base
+
+
+def test_missing_params_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "params.yaml")

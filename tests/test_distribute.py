@@ -1,0 +1,60 @@
+"""Two devices train like one: MirroredStrategy over two logical CPUs vs the default."""
+
+import copy
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.config import resolve_run
+from pipeline.distribute import make_strategy
+from pipeline.training import train
+
+
+def _train(params, model, images, tmp_path, strategy):
+    run = resolve_run(params, model)
+    result = train(run, images, checkpoint_dir=tmp_path, strategy=strategy, progress=False)
+    weights = [v.numpy() for v in result.gan.generator.weights + result.gan.discriminator.weights]
+    losses = [[row[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")] for row in result.history]
+    return weights, np.array(losses)
+
+
+@pytest.mark.parametrize("model", ["gan", "dcgan"])
+def test_mirrored_on_two_devices_matches_one_device(tiny_params, tiny_images, tmp_path, model):
+    cpus = tf.config.list_logical_devices("CPU")
+    assert len(cpus) == 2, "conftest should have made two logical CPUs"
+    params = copy.deepcopy(tiny_params)
+    # Dropout masks are drawn per replica, so they cannot match one device's; the
+    # equivalence is about gradients, losses and (synchronised) batch statistics.
+    params["train"].update(dropout=0.0, epochs=1, steps_per_epoch=3, batch_size=8)
+    one, one_losses = _train(
+        params, model, tiny_images, tmp_path / "one", tf.distribute.get_strategy()
+    )
+    two, two_losses = _train(
+        params, model, tiny_images, tmp_path / "two", make_strategy("mirrored")
+    )
+    # Adam is blind to a constant gradient scale, so the logged global-batch losses are
+    # what catches a loss averaged over the replica's batch instead of the global one.
+    np.testing.assert_allclose(one_losses, two_losses, rtol=1e-4, atol=1e-6)
+    # 3 Adam steps of lr 2e-4 move a weight by up to 6e-4. Rounding differences between
+    # one and two devices stay far below that, except where a gradient is itself at
+    # rounding level: Adam divides it by its own magnitude and turns the noise into a
+    # full lr-sized step. So: every weight within the 3-step bound, nearly all within 5e-5.
+    assert len(one) == len(two)
+    close = total = 0
+    for a, b in zip(one, two, strict=True):
+        difference = np.abs(a - b)
+        assert difference.max() <= 3 * 2 * 2e-4
+        close += int((difference <= 5e-5 + 1e-3 * np.abs(a)).sum())
+        total += a.size
+    assert close / total > 0.9999, f"{total - close} of {total} weights differ"
+
+
+def test_uneven_batch_split_is_a_clear_error(tiny_params, tiny_images, tmp_path):
+    from pipeline.errors import ConfigError
+
+    params = copy.deepcopy(tiny_params)
+    params["train"]["batch_size"] = 7
+    run = resolve_run(params, "gan")
+    with pytest.raises(ConfigError, match=r"train\.batch_size \(7\) must divide evenly over 2"):
+        train(run, tiny_images, checkpoint_dir=tmp_path, strategy=make_strategy("mirrored"))

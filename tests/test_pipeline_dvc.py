@@ -1,0 +1,101 @@
+"""The whole pipeline through DVC on a tiny dataset: `dvc repro`, then `dvc exp run -S`.
+
+This is the user's path: stages run `python -m pipeline ...` from dvc.yaml, MLflow logs to
+the default store `<repo>/mlruns/mlflow.db`, and an experiment's -S override reaches the
+MLflow run.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from tests.helpers import write_image_folder
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _sh(cwd, *command, env):
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (
+        f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result.stdout
+
+
+def _newest_runs(repo: Path) -> dict:
+    client = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    newest = {}
+    for run in client.search_runs(experiments, order_by=["start_time DESC"]):
+        newest.setdefault(run.info.run_name, run)
+    return newest
+
+
+@pytest.mark.slow
+def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(REPO / name, repo / name)
+    shutil.copytree(
+        REPO / "pipeline", repo / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    write_image_folder(tmp_path / "images")
+    tiny_params["data"].update(
+        dataset=f"folder:{tmp_path / 'images'}",
+        image_size=28,
+        mirrors=[],
+        cache_dir=str(tmp_path / "cache"),
+    )
+    tiny_params["train"].update(epochs=1, steps_per_epoch=2, log_every=1)
+    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
+    _sh(repo, "git", "init", "-q", env=env)
+    _sh(repo, "dvc", "init", "-q", env=env)
+    _sh(repo, "git", "add", "-A", env=env)
+    _sh(repo, "git", "commit", "-qm", "init", env=env)
+
+    _sh(repo, "dvc", "repro", env=env)
+    for model in ("gan", "dcgan"):
+        for output in (
+            "generator.keras",
+            "samples.png",
+            "loss_curves.png",
+            "history.csv",
+            "train.json",
+        ):
+            assert (repo / "models" / model / output).is_file(), f"{model}/{output} missing"
+    status = _sh(repo, "git", "status", "--porcelain", env=env)
+    assert "mlruns" not in status and "models/" not in status.replace("dvc.lock", "")
+    runs = _newest_runs(repo)
+    assert {"gan", "dcgan"} <= set(runs)
+    assert runs["dcgan"].data.params["train.lr"] == "0.0002"
+    assert runs["dcgan"].data.tags["git_commit"]
+    plots = json.loads(_sh(repo, "dvc", "plots", "show", "--json", env=env))
+    assert not plots.get("errors"), plots.get("errors")
+    assert {"models/dcgan/history.csv", "models/dcgan/loss_curves.png"} <= set(plots["data"])
+
+    _sh(repo, "git", "add", "-A", env=env)
+    _sh(repo, "git", "commit", "-qm", "baseline", env=env)
+    _sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.0005", env=env)
+    runs = _newest_runs(repo)
+    for model in ("gan", "dcgan"):
+        assert runs[model].data.params["train.lr"] == "0.0005"
+        assert runs[model].data.tags.get("dvc_experiment")
+    table = _sh(repo, "dvc", "exp", "show", "--json", env=env)
+    assert "0.0005" in table

@@ -1,0 +1,52 @@
+"""Trains a tiny GAN in its own process for the resume tests; may SIGKILL itself.
+
+usage: python tests/train_worker.py CHECKPOINT_DIR OUT_NPZ [KILL_AT_STEP]
+
+With KILL_AT_STEP, the process kills itself with SIGKILL right after the checkpoint of
+that step is written: a hard kill, no cleanup, as a machine losing power would.
+"""
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import load_params, resolve_run
+from pipeline.training import Callback, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class KillAt(Callback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_checkpoint(self, step: int) -> None:
+        if step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def main() -> None:
+    checkpoint_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+    callbacks = [KillAt(int(sys.argv[3]))] if len(sys.argv) > 3 else []
+    params = load_params(REPO / "params.yaml")
+    params["train"].update(
+        epochs=3, steps_per_epoch=3, batch_size=8, log_every=1, checkpoint_every=2, seed=7
+    )
+    run = resolve_run(params, "dcgan")
+    images = np.random.default_rng(0).integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
+    result = train(run, images, checkpoint_dir=checkpoint_dir, callbacks=callbacks, progress=False)
+    weights = result.gan.generator.weights + result.gan.discriminator.weights
+    np.savez(
+        out,
+        steps=result.steps,
+        resumed_from=result.resumed_from,
+        history_steps=[row["step"] for row in result.history],
+        **{f"w{i}": v.numpy() for i, v in enumerate(weights)},
+    )
+
+
+if __name__ == "__main__":
+    main()
