@@ -54,7 +54,8 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     out = model_dir(model)
     checkpoint_dir = out / "checkpoints"
     store = CheckpointStore(checkpoint_dir, run.fingerprint())
-    if store.stale():
+    chief = is_chief()  # only the chief of a multi-worker cluster writes or deletes files
+    if chief and store.stale():
         print(f"train@{model}: params changed since the last checkpoint; starting afresh")
         store.clear()
     previous = store.latest()
@@ -62,7 +63,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
         print(f"train@{model}: resuming from step {previous.step} ({previous.path})")
 
     tracker = NullTracker()
-    if is_chief():
+    if chief:
         tracker = MlflowTracker(
             experiment=experiment_name(dataset.name),
             run_name=model,
@@ -78,7 +79,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             }
         )
         result = _train(run, dataset, checkpoint_dir, tracker, progress)
-        summary = write_outputs(run, result, out) if is_chief() else {}
+        summary = write_outputs(run, result, out) if chief else {}
         tracker.log_metrics({k: v for k, v in summary.items() if k != "steps"}, result.steps)
         for name in ("samples.png", "loss_curves.png", "history.csv"):
             tracker.log_artifact(out / name)
@@ -87,7 +88,8 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
         tracker.finish("FAILED")
         raise
     tracker.finish("FINISHED")
-    store.clear()
+    if chief:
+        store.clear()
     return summary
 
 
