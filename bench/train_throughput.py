@@ -15,8 +15,8 @@ discriminator (and, as a note, that seed 000's loop as written does not).
 
 Reading the output: one line per round, then the median over rounds with the min..max
 spread; the LAST line is always `images_per_sec <float>`, the median of ours. Rates on
-a shared CPU vary run to run by several percent: compare configs by the ratio in one
-run, not across runs.
+a shared CPU vary run to run by 10-40%: compare within one run (the ratio), and trust a
+difference between runs only when it is larger than that.
 
     .venv/bin/python bench/train_throughput.py --model dcgan --steps 30 --rounds 3 --baseline
 """
@@ -98,8 +98,8 @@ def build_ours(run, images: np.ndarray):
     plan = StepPlan(len(images), cfg.batch_size, cfg.k_steps)
     dataset = training_dataset(images, plan, seed=cfg.seed, latent_dim=cfg.latent_dim, epoch=0)
     batches = iter(dataset.repeat())
-    with precision_policy(cfg.precision):
-        gan = build_compiled_gan(run, images.shape[1:], strategy)
+    with precision_policy(cfg.precision):  # layers keep their policy: tracing outside
+        gan = build_compiled_gan(run, images.shape[1:], strategy)  # it gives the same losses
         step = distributed_step(gan, strategy, cfg.jit_compile)
 
     def one_step() -> float:

@@ -96,6 +96,7 @@ class MlflowTracker(NullTracker):
         from mlflow.tracking import MlflowClient
 
         self.uri = uri or tracking_uri()
+        self.pending: list = []  # queued metric writes (RunOperations)
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         mlflow.set_tracking_uri(self.uri)
@@ -134,7 +135,9 @@ class MlflowTracker(NullTracker):
 
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        self.client.log_batch(self.run_id, metrics=batch)
+        # Queued, not written inline: a SQLite write per logged step would slow the fast
+        # models noticeably. finish() waits for the queue.
+        self.pending.append(self.client.log_batch(self.run_id, metrics=batch, synchronous=False))
 
     def log_image(self, picture: np.ndarray, artifact_file: str) -> None:
         self.client.log_image(self.run_id, picture, artifact_file=artifact_file)
@@ -153,4 +156,7 @@ class MlflowTracker(NullTracker):
             mlflow.keras.log_model(generator, name="generator", pip_requirements=requirements)
 
     def finish(self, status: str = "FINISHED") -> None:
+        for operation in self.pending:
+            operation.wait()
+        self.pending.clear()
         self.client.set_terminated(self.run_id, status=status)

@@ -103,11 +103,15 @@ def sample_images(generator, latents: np.ndarray) -> np.ndarray:
 
 
 class _Window:
-    """Means of the step values between two logged points."""
+    """Means of the step values between two logged points (part of a checkpoint, so a
+    resumed run logs exactly the points an uninterrupted one does)."""
 
-    def __init__(self):
-        self.sums = dict.fromkeys(METRIC_NAMES, 0.0)
-        self.count = 0
+    def __init__(self, sums: dict[str, float] | None = None, count: int = 0):
+        self.sums = dict(sums) if sums else dict.fromkeys(METRIC_NAMES, 0.0)
+        self.count = count
+
+    def state(self) -> dict:
+        return {"sums": self.sums, "count": self.count}
 
     def add(self, values: dict[str, float]) -> None:
         for name in METRIC_NAMES:
@@ -116,7 +120,7 @@ class _Window:
 
     def flush(self) -> dict[str, float]:
         means = {name: total / self.count for name, total in self.sums.items()}
-        self.__init__()
+        self.sums, self.count = dict.fromkeys(METRIC_NAMES, 0.0), 0
         return means
 
 
@@ -153,6 +157,7 @@ def train(
         gan = build_compiled_gan(run, images.shape[1:], strategy)
         variables = state_variables(gan)
         history: list[dict] = []
+        window = _Window()
         step = 0
         checkpoint = store.latest()
         if checkpoint is not None:
@@ -160,19 +165,23 @@ def train(
                 variable.assign(value)
             step = checkpoint.step
             history = list(checkpoint.extra.get("history", []))
+            window = _Window(**checkpoint.extra.get("window", {}))
         resumed_from = step
 
         def save_checkpoint() -> None:
             if chief:
                 state = [np.asarray(v.numpy()) for v in variables]
-                extra = {"history": history, "mlflow_run_id": tracker.run_id}
+                extra = {
+                    "history": history,
+                    "window": window.state(),
+                    "mlflow_run_id": tracker.run_id,
+                }
                 store.save(step, state, extra)
             for callback in callbacks:
                 callback.on_checkpoint(step)
 
         train_step = distributed_step(gan, strategy, cfg.jit_compile)
         latents = fixed_latents(cfg.sample_grid**2, cfg.latent_dim, cfg.seed)
-        window = _Window()
         bar = tqdm(
             total=total_steps,
             initial=step,
@@ -205,12 +214,13 @@ def train(
                 bar.update(1)
                 for callback in callbacks:
                     callback.on_step_end(step, values)
-                if step % cfg.log_every == 0 or step % plan.steps_per_epoch == 0:
+                epoch_end = step % plan.steps_per_epoch == 0
+                if step % cfg.log_every == 0 or epoch_end:
                     means = window.flush()
                     history.append({"step": step, "epoch": epoch + 1, **means})
                     tracker.log_metrics(means, step)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
-                if step % cfg.checkpoint_every == 0 or step == total_steps:
+                if step % cfg.checkpoint_every == 0 or epoch_end:
                     save_checkpoint()
             picture = grid(sample_images(gan.generator, latents), columns=cfg.sample_grid)
             tracker.log_image(picture, f"samples/epoch_{epoch + 1:03d}.png")

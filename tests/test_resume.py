@@ -31,18 +31,21 @@ def _weights(npz):
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     _run(tmp_path / "straight", tmp_path / "straight.npz")
 
-    # 3 epochs x 3 steps, checkpoints every 2 steps: killed after step 4, mid-epoch 2.
-    _run(tmp_path / "killed", tmp_path / "never.npz", 4, expect=-signal.SIGKILL)
+    # 2 epochs x 4 steps, checkpoints every 5 steps and at epoch ends, a logged point every
+    # 3 steps and at epoch ends: killed after step 5, mid-epoch 2, with step 5's losses
+    # waiting in the logging window.
+    _run(tmp_path / "killed", tmp_path / "never.npz", 5, expect=-signal.SIGKILL)
     assert not (tmp_path / "never.npz").exists()
-    assert [p.name for p in (tmp_path / "killed").iterdir()] == ["ckpt-000000004"]
+    assert [p.name for p in (tmp_path / "killed").iterdir()] == ["ckpt-000000005"]
 
     _run(tmp_path / "killed", tmp_path / "resumed.npz")
 
     straight, resumed = np.load(tmp_path / "straight.npz"), np.load(tmp_path / "resumed.npz")
-    assert int(resumed["resumed_from"]) == 4
-    assert int(resumed["steps"]) == int(straight["steps"]) == 9
-    # the loss history survives the kill: one row per step, none twice
-    assert list(resumed["history_steps"]) == list(straight["history_steps"]) == list(range(1, 10))
+    assert int(resumed["resumed_from"]) == 5
+    assert int(resumed["steps"]) == int(straight["steps"]) == 8
+    # the loss history survives the kill: the same points with the same values
+    assert list(resumed["history_steps"]) == list(straight["history_steps"]) == [3, 4, 6, 8]
+    np.testing.assert_array_equal(resumed["history"], straight["history"])
     for a, b in zip(
         _weights(tmp_path / "straight.npz"), _weights(tmp_path / "resumed.npz"), strict=True
     ):

@@ -108,3 +108,28 @@ def test_mlp_gan_architectures_have_the_seed_widths(tiny_params, arch):
     expected = {"leaky256": [256, 256, 784], "selu": [100, 150, 784]}[arch]
     assert widths == expected
     assert gan.generator.input_shape == (None, run.train.latent_dim)
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize(
+    ("model", "variant"),
+    [("gan", "leaky256"), ("gan", "selu"), ("dcgan", "upsample"), ("dcgan", "transposed")],
+)
+def test_mixed_precision_keeps_images_and_logits_float32(tiny_params, precision, model, variant):
+    """Under a mixed policy the hidden layers compute in 16 bits but the image and the logit
+    stay float32, so real and generated batches can be concatenated and the loss is exact."""
+    from pipeline.distribute import precision_policy
+
+    params = copy.deepcopy(tiny_params)
+    key = "arch" if model == "gan" else "generator"
+    params["models"][model][key] = variant
+    params["train"].update(precision=precision, batch_size=8)
+    run = resolve_run(params, model)
+    with precision_policy(precision):
+        gan = build_compiled_gan(run, (28, 28, 1), tf.distribute.get_strategy())
+        assert gan.generator.dtype_policy.compute_dtype != "float32"
+        images = gan.generator(tf.zeros([2, run.train.latent_dim]))
+        assert images.dtype == tf.float32
+        assert gan.discriminator(images).dtype == tf.float32
+        out = gan.train_step(_batch(run))
+    assert all(np.isfinite(float(v)) for v in out.values())

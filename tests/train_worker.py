@@ -33,7 +33,7 @@ def main() -> None:
     callbacks = [KillAt(int(sys.argv[3]))] if len(sys.argv) > 3 else []
     params = load_params(REPO / "params.yaml")
     params["train"].update(
-        epochs=3, steps_per_epoch=3, batch_size=8, log_every=1, checkpoint_every=2, seed=7
+        epochs=2, steps_per_epoch=4, batch_size=8, log_every=3, checkpoint_every=5, seed=7
     )
     run = resolve_run(params, "dcgan")
     images = np.random.default_rng(0).integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
@@ -44,6 +44,9 @@ def main() -> None:
         steps=result.steps,
         resumed_from=result.resumed_from,
         history_steps=[row["step"] for row in result.history],
+        history=[
+            [row[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")] for row in result.history
+        ],
         **{f"w{i}": v.numpy() for i, v in enumerate(weights)},
     )
 

@@ -50,8 +50,9 @@ def build_generator(run, image_shape: tuple[int, int, int]) -> keras.Model:
         for layer in _hidden(units, arch, f"g_dense{i + 1}", generator=True):
             x = layer(x)  # [B, units]
     x = keras.layers.Dense(math.prod(image_shape), name="g_pixels")(x)  # [B, H*W*C]
-    x = image_output()(x)
-    image = keras.layers.Reshape(image_shape, name="g_image")(x)  # [B, H, W, C]
+    x = keras.layers.Reshape(image_shape, name="g_reshape")(x)  # [B, H, W, C]
+    # Last, so the image stays float32 under a mixed policy (a later layer would re-cast it).
+    image = image_output()(x)  # [B, H, W, C] in [-1, 1]
     return keras.Model(z, image, name="generator")
 
 
