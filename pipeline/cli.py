@@ -38,6 +38,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--model", required=True, help="model name, e.g. gan or dcgan")
 
+    commands.add_parser(
+        "evaluator",
+        help="train the evaluator network every score uses (models/evaluator/)",
+        description="Train the CNN classifier whose features give FID, KID and "
+        "precision/recall, and whose softmax gives the classifier score (evaluator.*).",
+    )
+    commands.add_parser(
+        "reference",
+        help="the evaluator's statistics of the real test split, and the real-vs-real floor",
+        description="Embed the real test split with the evaluator (models/reference/stats.npz) "
+        "and score training images against it (models/reference/metrics.json).",
+    )
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a trained GAN: FID, KID, classifier score, precision, recall",
+        description="Score evaluate.n_samples generated images against the real test split; "
+        "writes models/NAME/metrics.json and logs to the GAN's MLflow run.",
+    )
+    evaluate.add_argument("--model", required=True, help="model name, e.g. dcgan")
+
     sample = commands.add_parser(
         "sample",
         help="draw a grid of samples from a trained generator",
@@ -61,11 +81,24 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "train":
         check_model_name(args.model)
         summary = stages.train_command(args.params, args.model, progress=progress)
-        print(f"train@{args.model}: " + ", ".join(f"{k}={v:g}" for k, v in summary.items()))
+        print(f"train@{args.model}: " + _summary(summary))
+    elif args.command == "evaluator":
+        report = stages.evaluator_command(args.params, progress=progress)
+        print("evaluator: " + _summary(report))
+    elif args.command == "reference":
+        print("reference (real-vs-real floor): " + _summary(stages.reference_command(args.params)))
+    elif args.command == "evaluate":
+        check_model_name(args.model)
+        scores = stages.evaluate_command(args.params, args.model)
+        print(f"evaluate@{args.model}: " + _summary(scores))
     elif args.command == "sample":
         check_model_name(args.model)
         out = stages.sample_command(args.model, args.n, args.seed, args.out, args.columns)
         print(f"wrote {out}")
+
+
+def _summary(values: dict) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in values.items())
 
 
 def main(argv: list[str] | None = None) -> int:

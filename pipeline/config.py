@@ -159,6 +159,37 @@ class TrainConfig:
     log_every: int = field(default=10, metadata=AT_LEAST_ONE)
     checkpoint_every: int = field(default=100, metadata=AT_LEAST_ONE)
     sample_grid: int = field(default=8, metadata=AT_LEAST_ONE)
+    # A cheap FID (train.fid_samples generated images against the reference) every
+    # fid_every epochs, logged as `fid<N>` (e.g. fid2k): the curve the tuner prunes on.
+    # 0 turns it off.
+    fid_every: int = field(default=1, metadata=check(lambda v: v >= 0, ">= 0"))
+    fid_samples: int = field(default=2000, metadata=check(lambda v: v >= 200, ">= 200"))
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """`evaluator.*`: the classifier whose features every score uses (DESIGN.md, Scoring)."""
+
+    epochs: int = field(default=5, metadata=AT_LEAST_ONE)
+    batch_size: int = field(default=128, metadata=AT_LEAST_ONE)
+    lr: float = field(default=3e-3, metadata=POSITIVE)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """`evaluate.*`: how a trained generator is scored against the real test split."""
+
+    # Generated images per score. FID depends on the count: compare only equal counts.
+    n_samples: int = field(default=10000, metadata=check(lambda v: v >= 200, ">= 200"))
+    batch_size: int = field(default=500, metadata=AT_LEAST_ONE)
+    seed: int = 0  # latents of the scored samples, KID's subsets
+    kid_subsets: int = field(default=100, metadata=AT_LEAST_ONE)
+    kid_subset_size: int = field(default=1000, metadata=check(lambda v: v >= 2, ">= 2"))
+    pr_k: int = field(default=3, metadata=AT_LEAST_ONE)  # neighbours for precision/recall
+    score_splits: int = field(default=10, metadata=AT_LEAST_ONE)  # classifier score splits
+    # A local InceptionV3 no-top weights file adds `fid_inception` (pipeline/inception.py).
+    inception_weights: str = ""
 
 
 # Hyperparameters a model may override under models.<name>.*
@@ -203,7 +234,13 @@ class RunConfig:
     def fingerprint(self) -> str:
         """Hash of everything that changes the trained weights (checkpoint compatibility)."""
         params = self.flat_params()
-        for volatile in ("train.models", "train.log_every", "train.checkpoint_every"):
+        for volatile in (
+            "train.models",
+            "train.log_every",
+            "train.checkpoint_every",
+            "train.fid_every",
+            "train.fid_samples",
+        ):
             params.pop(volatile, None)
         text = json.dumps(params, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -225,6 +262,14 @@ def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
 
 def parse_data(params: Mapping[str, Any]) -> DataConfig:
     return build_dataclass(DataConfig, params.get("data"), "data")
+
+
+def parse_evaluator(params: Mapping[str, Any]) -> EvaluatorConfig:
+    return build_dataclass(EvaluatorConfig, params.get("evaluator"), "evaluator")
+
+
+def parse_evaluate(params: Mapping[str, Any]) -> EvaluateConfig:
+    return build_dataclass(EvaluateConfig, params.get("evaluate"), "evaluate")
 
 
 def parse_train(params: Mapping[str, Any]) -> TrainConfig:

@@ -5,7 +5,9 @@ Outputs of `train --model NAME` (dvc.yaml declares them):
     models/NAME/samples.png       a grid from fixed latents
     models/NAME/loss_curves.png   losses and D(x), D(G(z)) over the steps
     models/NAME/history.csv       the same numbers, drawn by `dvc plots show`
-    models/NAME/train.json        final losses and throughput (`dvc metrics show`)
+    models/NAME/train.json        final losses, in-training FID, throughput (`dvc metrics show`)
+    models/NAME/fid.csv           the in-training FID per epoch (train.fid_every)
+    models/NAME/run.json          the MLflow run id, which `evaluate` logs its scores to
 Checkpoints live in models/NAME/checkpoints/ while a run is in flight and are removed when
 it finishes.
 """
@@ -13,6 +15,7 @@ it finishes.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -22,8 +25,15 @@ import numpy as np
 from pipeline.config import RunConfig, load_params, parse_data, resolve_run
 from pipeline.errors import DataError, PipelineError
 from pipeline.images import atomic_path, grid, save_loss_curves, save_png
+from pipeline.tracking import tracking_uri
+
+# Stage loss columns; TensorFlow is imported inside the commands that need it, so `fetch`
+# and bad-params errors stay quick.
+LOSS_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 MODELS_DIR = Path("models")
+EVALUATOR_DIR = MODELS_DIR / "evaluator"
+REFERENCE_DIR = MODELS_DIR / "reference"
 
 
 def model_dir(model: str) -> Path:
@@ -62,6 +72,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     if previous is not None:
         print(f"train@{model}: resuming from step {previous.step} ({previous.path})")
 
+    probe = _fid_probe(run, chief)  # before the MLflow run: a missing evaluator is no run
     tracker = NullTracker()
     if chief:
         tracker = MlflowTracker(
@@ -78,10 +89,19 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
                 "data.train_images": len(dataset.x_train),
             }
         )
-        result = _train(run, dataset, checkpoint_dir, tracker, progress)
-        summary = write_outputs(run, result, out) if chief else {}
+        from pipeline.training import train
+
+        result = train(
+            run,
+            dataset.x_train,
+            checkpoint_dir=checkpoint_dir,
+            tracker=tracker,
+            progress=progress,
+            fid_probe=probe,
+        )
+        summary = write_outputs(run, result, out, tracker.run_id) if chief else {}
         tracker.log_metrics({k: v for k, v in summary.items() if k != "steps"}, result.steps)
-        for name in ("samples.png", "loss_curves.png", "history.csv"):
+        for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
             tracker.log_artifact(out / name)
         tracker.log_generator(result.gan.generator)
     except BaseException:
@@ -93,26 +113,22 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     return summary
 
 
-def _train(run: RunConfig, dataset, checkpoint_dir: Path, tracker, progress: bool):
-    from pipeline.training import train
+def _fid_probe(run: RunConfig, chief: bool):
+    """The in-training FID of train.fid_every, or None when off (or not the chief)."""
+    from pipeline.scoring import FidProbe, Reference
 
-    return train(
-        run, dataset.x_train, checkpoint_dir=checkpoint_dir, tracker=tracker, progress=progress
-    )
+    if not (chief and run.train.fid_every):
+        return None
+    return FidProbe(load_embedder(), Reference.load(), run.train.fid_samples)
 
 
-def write_outputs(run: RunConfig, result, out: Path) -> dict:
+def write_outputs(run: RunConfig, result, out: Path, run_id: str | None = None) -> dict:
     """Write the declared outputs of a finished run, each atomically."""
     from pipeline.data.loader import fixed_latents
     from pipeline.training import sample_images
 
     out.mkdir(parents=True, exist_ok=True)
-    tmp, commit = atomic_path(out / "generator.keras")
-    try:
-        result.gan.generator.save(tmp)
-        commit()
-    finally:
-        tmp.unlink(missing_ok=True)
+    _save_keras(result.gan.generator, out / "generator.keras")
 
     cfg = run.train
     latents = fixed_latents(cfg.sample_grid**2, cfg.latent_dim, cfg.seed)
@@ -121,29 +137,42 @@ def write_outputs(run: RunConfig, result, out: Path) -> dict:
     save_loss_curves(
         result.history, out / "loss_curves.png", title=f"{run.model} on {run.data.dataset}"
     )
-    _write_history(result.history, out / "history.csv")
+    columns = ["step", "epoch", *LOSS_COLUMNS]
+    _write_csv(result.history, columns, out / "history.csv")
+    fid_rows = [row for row in result.history if any(k.startswith("fid") for k in row)]
+    fid_columns = ["epoch", "step", *sorted({k for r in fid_rows for k in r if "fid" in k})]
+    _write_csv(fid_rows, fid_columns, out / "fid.csv")
 
     last_epoch = [row for row in result.history if row["epoch"] == result.history[-1]["epoch"]]
-    summary = {
-        key: float(np.mean([row[key] for row in last_epoch]))
-        for key in ("d_loss", "g_loss", "d_real", "d_fake")
-    }
+    summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in LOSS_COLUMNS}
+    if fid_rows:
+        summary |= {k: float(fid_rows[-1][k]) for k in fid_columns[2:]}
     summary |= {"steps": result.steps, "images_per_sec": round(result.images_per_sec, 1)}
     _write_json(summary, out / "train.json")
+    _write_json({"mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, out / "run.json")
     return summary
+
+
+def _save_keras(model, target: Path) -> None:
+    tmp, commit = atomic_path(target)
+    try:
+        model.save(tmp)
+        commit()
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _display_scale(picture: np.ndarray) -> int:
     return max(1, 512 // max(picture.shape[:2]))
 
 
-def _write_history(history: list[dict], target: Path) -> None:
+def _write_csv(rows: list[dict], columns: list[str], target: Path) -> None:
     tmp, commit = atomic_path(target)
     try:
         with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
             writer.writeheader()
-            writer.writerows(history)
+            writer.writerows(rows)
         commit()
     finally:
         tmp.unlink(missing_ok=True)
@@ -160,29 +189,132 @@ def _write_json(payload: dict, target: Path) -> None:
 
 def load_generator(model: str):
     """The trained generator of `model`, with a one-line error naming the stage to run."""
+    return _load_keras(model_dir(model) / "generator.keras", stage=f"train@{model}")
+
+
+def _load_keras(path: Path, stage: str):
+    """A saved Keras model; missing or unreadable, a one-line error naming the stage."""
     import keras
 
     import pipeline  # noqa: F401  (registers the project's custom layers)
 
-    path = model_dir(model) / "generator.keras"
     if not path.is_file():
-        raise DataError(f"{path} not found; train it first: `dvc repro train@{model}`")
+        raise DataError(f"{path} not found; make it first: `dvc repro {stage}`")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as error:  # a truncated or foreign file
         raise DataError(
-            f"{path} could not be loaded ({type(error).__name__}); retrain it: "
-            f"`dvc repro -f train@{model}`"
+            f"{path} could not be loaded ({type(error).__name__}); make it again: "
+            f"`dvc repro -f {stage}`"
         ) from None
 
 
 def sample_command(model: str, count: int, seed: int, out: Path, columns: int | None) -> Path:
-    from pipeline.training import sample_images
+    from pipeline.scoring import generate
 
     if count < 1:
         raise PipelineError("-n must be >= 1")
-    generator = load_generator(model)
-    latent_dim = generator.inputs[0].shape[-1]
-    latents = np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
-    picture = grid(sample_images(generator, latents), columns=columns)
+    picture = grid(generate(load_generator(model), count, seed), columns=columns)
     return save_png(picture, out, scale=_display_scale(picture))
+
+
+# --- scoring: the evaluator, the reference statistics, a GAN's evaluation ------------------
+
+
+def evaluator_command(params_path: Path, progress: bool = True) -> dict:
+    """Train the evaluator: models/evaluator/model.keras and its metrics.json (accuracy)."""
+    from pipeline.config import parse_evaluator
+    from pipeline.data.store import load_dataset
+    from pipeline.evaluator import train_evaluator
+    from pipeline.tracking import MlflowTracker, run_tags
+
+    params = load_params(params_path)
+    cfg, data = parse_evaluator(params), parse_data(params)
+    dataset = load_dataset(data)
+    tracker = MlflowTracker(
+        experiment=experiment_name(dataset.name),
+        run_name="evaluator",
+        tags=run_tags("evaluator", {"dataset": dataset.name}),
+    )
+    try:
+        tracker.log_params({f"evaluator.{k}": v for k, v in dataclasses.asdict(cfg).items()})
+        model, report = train_evaluator(cfg, dataset, progress=progress)
+        EVALUATOR_DIR.mkdir(parents=True, exist_ok=True)
+        _save_keras(model, EVALUATOR_DIR / "model.keras")
+        _write_json(report, EVALUATOR_DIR / "metrics.json")
+        tracker.log_metrics(report, step=cfg.epochs)
+        tracker.log_artifact(EVALUATOR_DIR / "model.keras")
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+    tracker.finish("FINISHED")
+    return report
+
+
+def load_embedder(batch_size: int = 500):
+    """The trained evaluator as an Embedder (features and class probabilities)."""
+    from pipeline.evaluator import Embedder
+
+    return Embedder(_load_keras(EVALUATOR_DIR / "model.keras", stage="evaluator"), batch_size)
+
+
+def reference_command(params_path: Path) -> dict:
+    """The evaluator's statistics of the real test split, and the real-vs-real floor."""
+    from pipeline.config import parse_evaluate
+    from pipeline.data.store import load_dataset
+    from pipeline.metrics import classifier_score
+    from pipeline.scoring import REFERENCE_FILE, Reference, score
+
+    params = load_params(params_path)
+    cfg = parse_evaluate(params)
+    dataset = load_dataset(parse_data(params))
+    embedder = load_embedder(cfg.batch_size)
+    test = embedder(dataset.x_test)
+    inception = None
+    if cfg.inception_weights:
+        from pipeline.inception import InceptionEmbedder
+
+        inception = InceptionEmbedder(cfg.inception_weights)(dataset.x_test)
+    reference = Reference.of(test, inception)
+    # The floor: as many training images as a GAN is scored with, against the test split.
+    count = min(cfg.n_samples, len(dataset.x_train))
+    chosen = np.random.default_rng(cfg.seed).choice(len(dataset.x_train), count, replace=False)
+    floor = score(embedder(dataset.x_train[np.sort(chosen)]), reference, cfg)
+    # ... except the classifier score, which is of the real test images: a GAN's ceiling.
+    floor["classifier_score"], floor["classifier_score_std"] = classifier_score(
+        test.probabilities, splits=cfg.score_splits
+    )
+    reference.save(REFERENCE_FILE)
+    _write_json(floor, REFERENCE_DIR / "metrics.json")
+    return floor
+
+
+def evaluate_command(params_path: Path, model: str) -> dict:
+    """Score a trained generator: models/NAME/metrics.json, and the GAN's MLflow run."""
+    from pipeline.config import parse_evaluate
+    from pipeline.scoring import Reference, fid_inception, generate, score
+    from pipeline.tracking import MlflowTracker, run_tags
+
+    params = load_params(params_path)
+    cfg = parse_evaluate(params)
+    generator = load_generator(model)
+    reference, embedder = Reference.load(), load_embedder(cfg.batch_size)
+    images = generate(generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
+    scores = score(embedder(images), reference, cfg)
+    if cfg.inception_weights:
+        scores["fid_inception"] = fid_inception(images, reference, cfg)
+    _write_json(scores, model_dir(model) / "metrics.json")
+
+    run_file = model_dir(model) / "run.json"
+    run_id = json.loads(run_file.read_text()).get("mlflow_run_id") if run_file.is_file() else None
+    tracker = MlflowTracker(
+        experiment=experiment_name(parse_data(params).dataset),
+        run_name=model,
+        tags=run_tags(model),
+        run_id=run_id,
+    )
+    tracker.log_params({f"evaluate.{k}": v for k, v in dataclasses.asdict(cfg).items()})
+    tracker.log_metrics(scores, step=0)
+    tracker.log_artifact(model_dir(model) / "metrics.json")
+    tracker.finish("FINISHED")
+    return scores

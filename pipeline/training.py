@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -33,7 +34,15 @@ class Callback:
 
     def on_step_end(self, step: int, values: dict[str, float]) -> None: ...
     def on_checkpoint(self, step: int) -> None: ...
-    def on_epoch_end(self, epoch: int) -> None: ...
+    def on_epoch_end(self, epoch: int, values: dict[str, float]) -> None: ...
+
+
+class FidProbe(Protocol):
+    """The cheap in-training FID (pipeline.scoring.FidProbe): `key` names the metric."""
+
+    key: str
+
+    def __call__(self, generator) -> float: ...
 
 
 @dataclass
@@ -133,8 +142,13 @@ def train(
     callbacks: Sequence[Callback] = (),
     strategy: tf.distribute.Strategy | None = None,
     progress: bool = True,
+    fid_probe: FidProbe | None = None,
 ) -> TrainResult:
-    """Train one GAN on uint8 `images` [N, H, W, C]; resumes from `checkpoint_dir`."""
+    """Train one GAN on uint8 `images` [N, H, W, C]; resumes from `checkpoint_dir`.
+
+    With a `fid_probe`, every `train.fid_every` epochs its value joins the epoch's last
+    history row (and the checkpoint written right after it), MLflow and the callbacks.
+    """
     tracker = tracker or NullTracker()
     cfg = run.train
     strategy = strategy or make_strategy(cfg.strategy)
@@ -220,12 +234,16 @@ def train(
                     history.append({"step": step, "epoch": epoch + 1, **means})
                     tracker.log_metrics(means, step)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
+                if epoch_end and fid_probe and cfg.fid_every and (epoch + 1) % cfg.fid_every == 0:
+                    history[-1][fid_probe.key] = fid_probe(gan.generator)
+                    tracker.log_metrics({fid_probe.key: history[-1][fid_probe.key]}, step)
                 if step % cfg.checkpoint_every == 0 or epoch_end:
                     save_checkpoint()
             picture = grid(sample_images(gan.generator, latents), columns=cfg.sample_grid)
             tracker.log_image(picture, f"samples/epoch_{epoch + 1:03d}.png")
+            epoch_values = {k: v for k, v in history[-1].items() if k.startswith("fid")}
             for callback in callbacks:
-                callback.on_epoch_end(epoch + 1)
+                callback.on_epoch_end(epoch + 1, epoch_values)
         bar.close()
 
     rate = timed_images / timed_seconds if timed_seconds > 0 else float("nan")

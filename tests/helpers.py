@@ -1,15 +1,40 @@
-"""Small data the tests make for themselves."""
+"""Small data and params the tests make for themselves."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
-def write_image_folder(folder, count: int = 40, size: int = 28) -> None:
+def repo_params(**train) -> dict:
+    """The repository's params.yaml with `train` applied to every model.
+
+    Per-model training lengths (models.<name>.epochs) are dropped, so that train.epochs
+    here decides how long every GAN trains.
+    """
+    from pipeline.config import load_params
+
+    params = load_params(REPO / "params.yaml")
+    for model_params in params["models"].values():
+        model_params.pop("epochs", None)
+    params["train"].update(train)
+    return params
+
+
+def write_image_folder(folder, count: int = 40, size: int = 28, seed: int = 3) -> None:
     """`count` small grayscale PNGs with some structure (a bright square on noise)."""
     import numpy as np
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     for i in range(count):
         pixels = rng.integers(0, 60, (size, size), dtype=np.uint8)
         top, left = rng.integers(0, size // 2, 2)
         pixels[top : top + size // 2, left : left + size // 2] = 220
         Image.fromarray(pixels, mode="L").save(folder / f"img_{i:03d}.png")
+
+
+def write_labelled_folder(folder, classes=("circle", "square"), count: int = 100) -> None:
+    """One sub-folder of `count` images per class: a labelled `folder:` dataset."""
+    for seed, name in enumerate(classes):
+        write_image_folder(folder / name, count=count, seed=seed)

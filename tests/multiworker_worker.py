@@ -31,10 +31,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from pipeline.config import load_params, resolve_run  # noqa: E402
+from pipeline.config import resolve_run  # noqa: E402
 from pipeline.distribute import make_strategy  # noqa: E402
 from pipeline.gans.base import METRIC_NAMES  # noqa: E402
 from pipeline.training import train  # noqa: E402
+from tests.helpers import repo_params  # noqa: E402
 
 IMAGE_SEED = 0
 IMAGE_SHAPE = (64, 28, 28, 1)
@@ -47,9 +48,7 @@ def synthetic_images() -> np.ndarray:
 
 def run_config(model: str, overrides: dict):
     """params.yaml with `overrides` applied to train.*, resolved for `model`."""
-    params = load_params(REPO / "params.yaml")
-    params["train"].update(overrides)
-    return resolve_run(params, model)
+    return resolve_run(repo_params(**overrides), model)
 
 
 def main(out_dir: str, checkpoint_root: str, overrides_json: str, *models: str) -> None:

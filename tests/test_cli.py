@@ -40,7 +40,9 @@ def test_train_writes_outputs_and_one_mlflow_run(tiny_repo, mlflow_store, capsys
         "samples.png",
         "loss_curves.png",
         "history.csv",
+        "fid.csv",
         "train.json",
+        "run.json",
     }  # checkpoints are gone once the run is complete
     generator = keras.saving.load_model(out / "generator.keras")
     assert generator(np.zeros((2, 100), np.float32)).shape == (2, 28, 28, 1)

@@ -87,3 +87,29 @@ def test_fingerprint_changes_with_weights_affecting_params_only(params):
 def test_missing_params_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("evaluate", "n_samples", 100, "evaluate.n_samples must be >= 200"),
+        ("evaluate", "pr_k", "3", "evaluate.pr_k must be an integer"),
+        ("evaluate", "fid", 1, "evaluate.fid is not a known param"),
+        ("evaluator", "lr", -1, "evaluator.lr must be > 0"),
+        ("evaluator", "epochs", 0, "evaluator.epochs must be >= 1"),
+        ("train", "fid_every", -1, "train.fid_every must be >= 0"),
+    ],
+)
+def test_bad_scoring_values_name_the_key(params, section, key, value, message):
+    from pipeline.config import parse_evaluate, parse_evaluator
+
+    params[section][key] = value
+    parse = {"evaluate": parse_evaluate, "evaluator": parse_evaluator}.get(section)
+    with pytest.raises(ConfigError, match=message):
+        parse(params) if parse else resolve_run(params, "gan")
+
+
+def test_in_training_fid_settings_do_not_invalidate_checkpoints(params):
+    before = resolve_run(params, "gan").fingerprint()
+    params["train"].update(fid_every=3, fid_samples=5000)
+    assert resolve_run(params, "gan").fingerprint() == before

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import write_image_folder
+from tests.helpers import write_labelled_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,14 +47,16 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     shutil.copytree(
         REPO / "pipeline", repo / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
     )
-    write_image_folder(tmp_path / "images")
+    write_labelled_folder(tmp_path / "images")
     tiny_params["data"].update(
         dataset=f"folder:{tmp_path / 'images'}",
         image_size=28,
         mirrors=[],
         cache_dir=str(tmp_path / "cache"),
     )
-    tiny_params["train"].update(epochs=1, steps_per_epoch=2, log_every=1)
+    tiny_params["train"].update(
+        epochs=1, steps_per_epoch=2, log_every=1, fid_every=1, fid_samples=200
+    )
     (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
 
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -77,18 +79,25 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
             "samples.png",
             "loss_curves.png",
             "history.csv",
+            "fid.csv",
             "train.json",
+            "metrics.json",
         ):
             assert (repo / "models" / model / output).is_file(), f"{model}/{output} missing"
+    for output in ("evaluator/model.keras", "evaluator/metrics.json", "reference/metrics.json"):
+        assert (repo / "models" / output).is_file(), f"{output} missing"
     status = _sh(repo, "git", "status", "--porcelain", env=env)
     assert "mlruns" not in status and "models/" not in status.replace("dvc.lock", "")
     runs = _newest_runs(repo)
     assert {"gan", "dcgan"} <= set(runs)
     assert runs["dcgan"].data.params["train.lr"] == "0.0002"
     assert runs["dcgan"].data.tags["git_commit"]
+    assert {"fid", "kid", "precision", "recall", "fid200"} <= set(runs["dcgan"].data.metrics)
+    assert "accuracy" in runs["evaluator"].data.metrics
     plots = json.loads(_sh(repo, "dvc", "plots", "show", "--json", env=env))
     assert not plots.get("errors"), plots.get("errors")
-    assert {"models/dcgan/history.csv", "models/dcgan/loss_curves.png"} <= set(plots["data"])
+    drawn = {"models/dcgan/history.csv", "models/dcgan/loss_curves.png", "models/dcgan/fid.csv"}
+    assert drawn <= set(plots["data"])
 
     _sh(repo, "git", "add", "-A", env=env)
     _sh(repo, "git", "commit", "-qm", "baseline", env=env)
@@ -96,6 +105,11 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     runs = _newest_runs(repo)
     for model in ("gan", "dcgan"):
         assert runs[model].data.params["train.lr"] == "0.0005"
+        assert "fid" in runs[model].data.metrics  # evaluate@ re-scored the retrained GAN
         assert runs[model].data.tags.get("dvc_experiment")
+    client = MlflowClient(f"sqlite:///{repo / 'mlruns' / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    evaluator_runs = client.search_runs(experiments, "attributes.run_name = 'evaluator'")
+    assert len(evaluator_runs) == 1  # a new learning rate does not retrain the evaluator
     table = _sh(repo, "dvc", "exp", "show", "--json", env=env)
     assert "0.0005" in table

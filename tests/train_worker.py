@@ -13,10 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import load_params, resolve_run
-from pipeline.training import Callback, train
-
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from pipeline.config import resolve_run  # noqa: E402
+from pipeline.training import Callback, train  # noqa: E402
+from tests.helpers import repo_params  # noqa: E402
 
 
 class KillAt(Callback):
@@ -31,8 +34,7 @@ class KillAt(Callback):
 def main() -> None:
     checkpoint_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
     callbacks = [KillAt(int(sys.argv[3]))] if len(sys.argv) > 3 else []
-    params = load_params(REPO / "params.yaml")
-    params["train"].update(
+    params = repo_params(
         epochs=2, steps_per_epoch=4, batch_size=8, log_every=3, checkpoint_every=5, seed=7
     )
     run = resolve_run(params, "dcgan")

@@ -1,0 +1,127 @@
+"""The evaluator, the reference statistics and the evaluate stage, on tiny data."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from pipeline.cli import main
+from pipeline.errors import DataError
+from pipeline.evaluator import Embedder, build_evaluator
+from pipeline.scoring import FidProbe, Reference, fid_key
+from tests.helpers import write_labelled_folder
+
+
+@pytest.fixture
+def embedder():
+    return Embedder(build_evaluator((28, 28, 1), num_classes=3), batch_size=7)
+
+
+def test_embedding_shapes_and_input_ranges_agree(embedder):
+    """uint8 data and the same images in [-1, 1] (the generators' range) embed alike."""
+    images = np.random.default_rng(0).integers(0, 256, (20, 28, 28, 1), dtype=np.uint8)
+    as_uint8 = embedder(images)
+    as_unit = embedder(images.astype(np.float32) / 127.5 - 1.0)
+    assert as_uint8.features.shape == (20, 128) and as_uint8.probabilities.shape == (20, 3)
+    np.testing.assert_allclose(as_uint8.probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(as_uint8.features, as_unit.features, rtol=1e-5, atol=1e-5)
+
+
+def test_embedder_rejects_images_of_another_shape(embedder):
+    with pytest.raises(DataError, match=r"shape \(28, 28, 1\), got \(32, 32, 3\)"):
+        embedder(np.zeros((2, 32, 32, 3), np.float32))
+
+
+def test_reference_round_trip_and_clear_errors(tmp_path, embedder):
+    images = np.random.default_rng(1).integers(0, 256, (300, 28, 28, 1), dtype=np.uint8)
+    reference = Reference.of(embedder(images))
+    reference.save(tmp_path / "stats.npz")
+    loaded = Reference.load(tmp_path / "stats.npz")
+    np.testing.assert_array_equal(loaded.sigma, reference.sigma)
+    assert loaded.mu.dtype == np.float64
+
+    with pytest.raises(DataError, match="dvc repro reference"):
+        Reference.load(tmp_path / "missing.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="dvc repro -f reference"):
+        Reference.load(tmp_path / "bad.npz")
+
+
+def _generator(make_images):
+    import keras
+
+    z = keras.Input((4,))
+    return keras.Model(z, keras.layers.Lambda(make_images)(z))
+
+
+def test_fid_probe_ranks_a_collapsed_generator_below_a_faithful_one(embedder):
+    import keras
+
+    real = np.random.default_rng(2).uniform(-1, 1, (400, 28, 28, 1)).astype(np.float32)
+    reference = Reference.of(embedder(real))
+    ones = keras.ops.ones((1, 28, 28, 1))
+    faithful = _generator(  # the real distribution: uniform noise
+        lambda z: keras.random.uniform((keras.ops.shape(z)[0], 28, 28, 1), -1.0, 1.0, seed=1)
+    )
+    collapsed = _generator(lambda z: (0.0 * z[:, :1, None, None] + 0.9) * ones)  # one image
+    probe = FidProbe(embedder, reference, count=200)
+    assert probe.key == "fid200" and fid_key(2000) == "fid2k"
+    assert 0.0 <= probe(faithful) < probe(collapsed) / 10
+
+
+def _set(repo, section, **values):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[section].update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.fixture
+def labelled_repo(tiny_repo):
+    """tiny_repo with a labelled two-class folder dataset fetched instead."""
+    write_labelled_folder(tiny_repo / "labelled")
+    _set(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
+    assert main(["--no-progress", "fetch"]) == 0
+    return tiny_repo
+
+
+def test_evaluator_reference_train_with_fid_then_evaluate(labelled_repo, mlflow_store, capsys):
+    repo = labelled_repo
+    assert main(["--no-progress", "evaluator"]) == 0
+    report = json.loads((repo / "models/evaluator/metrics.json").read_text())
+    assert 0.0 <= report["accuracy"] <= 1.0
+    assert (repo / "models/evaluator/model.keras").is_file()
+
+    assert main(["--no-progress", "reference"]) == 0
+    floor = json.loads((repo / "models/reference/metrics.json").read_text())
+    assert {"fid", "kid", "kid_std", "classifier_score", "precision", "recall"} <= set(floor)
+    assert all(np.isfinite(v) for v in floor.values())
+
+    _set(repo, "train", fid_every=1, fid_samples=200)
+    assert main(["--no-progress", "train", "--model", "gan"]) == 0
+    out = repo / "models/gan"
+    fid_rows = (out / "fid.csv").read_text().splitlines()
+    assert fid_rows[0] == "epoch,step,fid200" and len(fid_rows) == 1 + 2  # two epochs
+    assert "fid200" in json.loads((out / "train.json").read_text())
+    run_id = json.loads((out / "run.json").read_text())["mlflow_run_id"]
+
+    assert main(["--no-progress", "evaluate", "--model", "gan"]) == 0
+    scores = json.loads((out / "metrics.json").read_text())
+    expected = {"fid", "kid", "kid_std", "classifier_score", "precision", "recall"}
+    assert expected <= set(scores) and all(np.isfinite(v) for v in scores.values())
+    assert 1.0 <= scores["classifier_score"] <= 2.0 + 1e-6  # two classes
+    run = MlflowClient(mlflow_store).get_run(run_id)  # the scores join the training run
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["fid"] == pytest.approx(scores["fid"])
+    assert "fid200" in run.data.metrics and run.data.params["evaluate.n_samples"] == "200"
+
+
+def test_missing_evaluator_and_unlabelled_data_are_one_line_errors(tiny_repo, capsys):
+    assert main(["--no-progress", "reference"]) == 3
+    assert "dvc repro evaluator" in capsys.readouterr().err
+    assert main(["--no-progress", "evaluator"]) == 3  # tiny_repo's folder has no classes
+    assert "no class labels" in capsys.readouterr().err
+    _set(tiny_repo, "train", fid_every=1)
+    assert main(["--no-progress", "train", "--model", "gan"]) == 3
+    assert "dvc repro evaluator" in capsys.readouterr().err
