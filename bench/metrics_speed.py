@@ -12,7 +12,8 @@ only overstate its time); every run of each is printed too. Then one timed run e
 
 Output lines: `ours <fid> <s>s`, `sqrtm <fid> <s>s`, `relative_difference <float>`
 (|ours - sqrtm| / |sqrtm|), `speed_ratio <float>` (sqrtm seconds / ours seconds), then
-`kid`, `precision_recall` and `feature_statistics` lines with their seconds.
+`kid`, `precision_recall` and `feature_statistics` lines with their seconds, and the
+evaluator's feature-extraction rate when `models/evaluator/model.keras` exists.
 
     .venv/bin/python bench/metrics_speed.py [--dim 2048] [--samples 10000] [--repeats 3]
 """
@@ -104,6 +105,23 @@ def main(argv=None) -> None:
     (precision, recall), pr_seconds, _ = timed(precision_recall, real[:n], fake[:n])
     print(f"precision_recall {precision:.4f} {recall:.4f} {pr_seconds:.3f}s (n={n}, k=3)")
     print(f"feature_statistics {stats_seconds:.3f}s (both sets, n={args.samples}, d={args.dim})")
+    feature_extraction(args.samples)
+
+
+def feature_extraction(samples: int) -> None:
+    """Images per second through the trained evaluator (models/evaluator/model.keras)."""
+    from pathlib import Path
+
+    if not Path("models/evaluator/model.keras").is_file():
+        print("feature_extraction skipped: no models/evaluator/model.keras (dvc repro evaluator)")
+        return
+    from pipeline.stages import load_embedder
+
+    embedder = load_embedder(batch_size=500)
+    images = np.random.default_rng(0).uniform(-1, 1, (samples, *embedder.image_shape))
+    embedder(images[:500].astype(np.float32))  # trace once
+    _, seconds, _ = timed(embedder, images.astype(np.float32))
+    print(f"feature_extraction_images_per_sec {samples / seconds:.1f} (evaluator, batch 500)")
 
 
 if __name__ == "__main__":

@@ -106,12 +106,13 @@ def _clamp_eigenvalues(name: str, eigenvalues: np.ndarray, scale: float, rtol: f
 
 
 def _factor(name: str, sigma: np.ndarray, rtol: float) -> np.ndarray:
-    """F with F @ F.T == sigma (symmetrised): Cholesky if sigma is positive definite, else
-    U diag(sqrt(l)) from sigma = U diag(l) U^T once every l passed the PSD check (singular)."""
+    """F with F @ F.T == sigma: Cholesky if sigma is positive definite, else U diag(sqrt(l))
+    from sigma = U diag(l) U^T once every l passed the PSD check (singular). Both read the
+    lower triangle only, so a sigma symmetric to within rounding needs no symmetrising."""
     gap = np.abs(sigma - sigma.T).max()
-    if gap > rtol * np.abs(sigma).max():
+    # max |s_ij| of a PSD matrix is its largest diagonal entry: O(d) instead of O(d^2)
+    if gap > rtol * np.abs(np.diagonal(sigma)).max():
         raise DataError(f"{name} is not symmetric (max |s - s^T| = {gap:.3g}), so not a covariance")
-    sigma = (sigma + sigma.T) / 2
     try:
         return np.linalg.cholesky(sigma)
     except np.linalg.LinAlgError:
@@ -125,21 +126,21 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2). Lower is better; 0 iff equal.
 
     d^2 = ||mu1 - mu2||^2 + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^(1/2)), exactly,
-    without scipy.linalg.sqrtm: with sigma1 = F F^T (Cholesky, or U diag(sqrt(l)) from a
-    symmetric eigendecomposition when sigma1 is singular), sigma1 sigma2 has the eigenvalues
-    of the symmetric PSD matrix F^T sigma2 F, so the trace is sum(sqrt(eigvalsh(F^T sigma2 F))).
+    without scipy.linalg.sqrtm: with sigma1 = F1 F1^T and sigma2 = F2 F2^T (Cholesky, or
+    U diag(sqrt(l)) from a symmetric eigendecomposition when one is singular), sigma1 sigma2
+    is similar to W W^T with W = F1^T F2, a symmetric PSD matrix, so the trace is
+    sum(sqrt(eigvalsh(W W^T))): two factorisations, two products and one symmetric
+    eigenvalue problem, all LAPACK/BLAS-3.
 
     Both sigmas must be symmetric PSD: negative eigenvalues within rounding (see PSD_RTOL; for
-    F^T sigma2 F relative to ||sigma1||_F ||sigma2||_F) are clamped to 0, larger ones raise
+    W W^T relative to ||sigma1||_F ||sigma2||_F) are clamped to 0, larger ones raise
     DataError, as do shape mismatches and non-finite values. A result that is negative by
     rounding only (e.g. identical statistics) is returned as 0.0; a larger negative raises.
     """
     rtol = max(_rtol(value, np.size(mu1)) for value in (mu1, sigma1, mu2, sigma2))
     mu1, sigma1, mu2, sigma2 = _check_stats(mu1, sigma1, mu2, sigma2)
-    factor = _factor("sigma1", sigma1, rtol)
-    _factor("sigma2", sigma2, rtol)  # only its checks: F^T sigma2 F misses sigma1's null space
-    product = factor.T @ sigma2 @ factor
-    product = (product + product.T) / 2  # = F^T sym(sigma2) F, so sigma2 needs no symmetrising
+    cross = _factor("sigma1", sigma1, rtol).T @ _factor("sigma2", sigma2, rtol)  # W [d, d]
+    product = cross @ cross.T  # W W^T: symmetric PSD up to rounding
     scale = np.linalg.norm(sigma1) * np.linalg.norm(sigma2)
     eigenvalues = _clamp_eigenvalues("sigma1 @ sigma2", np.linalg.eigvalsh(product), scale, rtol)
     diff = mu1 - mu2
