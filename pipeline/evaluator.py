@@ -22,6 +22,10 @@ from pipeline.errors import DataError
 
 FEATURES_LAYER = "features"
 PROBABILITIES_LAYER = "probabilities"
+# Without class labels the evaluator learns to tell how far an image was rotated (0, 90,
+# 180 or 270 degrees; Gidaris et al. 2018): features that know what upright objects look
+# like, but probabilities that are not classes, so no classifier score.
+ROTATION_EVALUATOR = "rotation_evaluator"
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,12 @@ class Embedding:
 
     features: np.ndarray  # float32 [N, 128]
     probabilities: np.ndarray  # float32 [N, K]
+    classes: bool = True  # False: probabilities are over rotations (an unlabelled dataset)
 
 
-def build_evaluator(image_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build_evaluator(
+    image_shape: tuple[int, int, int], num_classes: int, name: str = "evaluator"
+) -> keras.Model:
     """Three conv-BN blocks and a 128-unit BN-ReLU feature layer (about 92% on Fashion-MNIST).
 
     Small on purpose: it is trained inside `dvc repro` on a CPU, and a score only needs
@@ -60,7 +67,7 @@ def build_evaluator(image_shape: tuple[int, int, int], num_classes: int) -> kera
     probabilities = keras.layers.Dense(
         num_classes, activation="softmax", dtype="float32", name=PROBABILITIES_LAYER
     )(x)  # [B, K]
-    return keras.Model(image, probabilities, name="evaluator")
+    return keras.Model(image, probabilities, name=name)
 
 
 def _images(x: np.ndarray, y: np.ndarray | None, batch_size: int, shuffle_seed: int | None):
@@ -71,16 +78,40 @@ def _images(x: np.ndarray, y: np.ndarray | None, batch_size: int, shuffle_seed: 
     return data.batch(batch_size).map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
+def rotated(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each square image turned by a seeded random multiple of 90 degrees, and that multiple."""
+    turns = np.random.default_rng(seed).integers(0, 4, len(images))
+    out = np.empty_like(images)
+    for k in range(4):
+        out[turns == k] = np.rot90(images[turns == k], k, axes=(1, 2))
+    return out, turns.astype(np.int64)
+
+
 def train_evaluator(cfg, dataset, progress: bool = True) -> tuple[keras.Model, dict[str, float]]:
-    """Fit the classifier on the training split; report its accuracy on the test split."""
-    if dataset.num_classes < 2:
-        raise DataError(
-            f"{dataset.name} has no class labels, and the evaluator is a classifier; use a "
-            "labelled dataset (a folder dataset needs one sub-folder per class)"
-        )
+    """Fit the classifier on the training split; report its accuracy on the test split.
+
+    An unlabelled dataset (a folder without class sub-folders) gets the rotation task
+    instead, and its report says `rotation_accuracy`.
+    """
+    x_train, y_train, x_test, y_test = (
+        dataset.x_train,
+        dataset.y_train,
+        dataset.x_test,
+        dataset.y_test,
+    )
+    num_classes, name, key = dataset.num_classes, "evaluator", "accuracy"
+    if num_classes < 2:
+        height, width, _ = dataset.image_shape
+        if height != width:
+            raise DataError(
+                f"{dataset.name} has no class labels and {height}x{width} images; the "
+                "rotation evaluator needs square ones (set data.image_size)"
+            )
+        (x_train, y_train), (x_test, y_test) = rotated(x_train, cfg.seed), rotated(x_test, 1)
+        num_classes, name, key = 4, ROTATION_EVALUATOR, "rotation_accuracy"
     keras.utils.set_random_seed(cfg.seed)
-    model = build_evaluator(dataset.image_shape, dataset.num_classes)
-    steps = cfg.epochs * -(-len(dataset.x_train) // cfg.batch_size)
+    model = build_evaluator(dataset.image_shape, num_classes, name=name)
+    steps = cfg.epochs * -(-len(x_train) // cfg.batch_size)
     model.compile(
         # Cosine decay to 0: most of the accuracy a short CPU budget can buy.
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(cfg.lr, steps)),
@@ -88,15 +119,13 @@ def train_evaluator(cfg, dataset, progress: bool = True) -> tuple[keras.Model, d
         metrics=["accuracy"],
     )
     model.fit(
-        _images(dataset.x_train, dataset.y_train, cfg.batch_size, shuffle_seed=cfg.seed),
+        _images(x_train, y_train, cfg.batch_size, shuffle_seed=cfg.seed),
         epochs=cfg.epochs,
         shuffle=False,  # the dataset shuffles itself, seeded
         verbose=1 if progress else 2,
     )
-    loss, accuracy = model.evaluate(
-        _images(dataset.x_test, dataset.y_test, 500, shuffle_seed=None), verbose=0
-    )
-    return model, {"accuracy": float(accuracy), "loss": float(loss)}
+    loss, accuracy = model.evaluate(_images(x_test, y_test, 500, shuffle_seed=None), verbose=0)
+    return model, {key: float(accuracy), "loss": float(loss)}
 
 
 class Embedder:
@@ -107,6 +136,7 @@ class Embedder:
         self.model = keras.Model(evaluator.input, outputs, name="embedder")
         self.batch_size = batch_size
         self.image_shape = tuple(evaluator.input_shape[1:])
+        self.classes = evaluator.name != ROTATION_EVALUATOR
         self._forward = tf.function(
             lambda x: self.model(x, training=False),
             input_signature=[tf.TensorSpec([None, *self.image_shape], tf.float32)],
@@ -126,4 +156,4 @@ class Embedder:
             f, p = self._forward(batch)
             features.append(f.numpy())
             probabilities.append(p.numpy())
-        return Embedding(np.concatenate(features), np.concatenate(probabilities))
+        return Embedding(np.concatenate(features), np.concatenate(probabilities), self.classes)

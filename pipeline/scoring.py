@@ -9,7 +9,7 @@ Keys (all computed with the evaluator, never with Inception):
     kid, kid_std        kernel distance (unbiased MMD^2, cubic kernel), mean and std over
                         subsets; lower is better, about 0 at best
     classifier_score    exp E[KL(p(y|x) || p(y))]: confident and diverse classes; higher is
-                        better, at most the number of classes
+                        better, at most the number of classes (labelled datasets only)
     precision, recall   share of samples on the real manifold / of the real manifold covered
                         (k-NN balls); higher is better, 1 at best
 """
@@ -91,19 +91,18 @@ def score(fake: Embedding, reference: Reference, cfg) -> dict[str, float]:
         subset_size=cfg.kid_subset_size,
         seed=cfg.seed,
     )
-    classifier_score, classifier_score_std = metrics.classifier_score(
-        fake.probabilities, splits=cfg.score_splits
-    )
     precision, recall = metrics.precision_recall(reference.features, fake.features, k=cfg.pr_k)
-    return {
-        "fid": fid(fake.features, reference),
-        "kid": kid,
-        "kid_std": kid_std,
-        "classifier_score": classifier_score,
-        "classifier_score_std": classifier_score_std,
-        "precision": precision,
-        "recall": recall,
-    }
+    scores = {"fid": fid(fake.features, reference), "kid": kid, "kid_std": kid_std}
+    scores |= classifier_scores(fake, cfg)
+    return scores | {"precision": precision, "recall": recall}
+
+
+def classifier_scores(embedding: Embedding, cfg) -> dict[str, float]:
+    """classifier_score and its std; none for a rotation evaluator (no classes to score)."""
+    if not embedding.classes:
+        return {}
+    mean, std = metrics.classifier_score(embedding.probabilities, splits=cfg.score_splits)
+    return {"classifier_score": mean, "classifier_score_std": std}
 
 
 def fid_inception(images: np.ndarray, reference: Reference, cfg) -> float:

@@ -262,8 +262,7 @@ def reference_command(params_path: Path) -> dict:
     """The evaluator's statistics of the real test split, and the real-vs-real floor."""
     from pipeline.config import parse_evaluate
     from pipeline.data.store import load_dataset
-    from pipeline.metrics import classifier_score
-    from pipeline.scoring import REFERENCE_FILE, Reference, score
+    from pipeline.scoring import REFERENCE_FILE, Reference, classifier_scores, score
 
     params = load_params(params_path)
     cfg = parse_evaluate(params)
@@ -281,9 +280,7 @@ def reference_command(params_path: Path) -> dict:
     chosen = np.random.default_rng(cfg.seed).choice(len(dataset.x_train), count, replace=False)
     floor = score(embedder(dataset.x_train[np.sort(chosen)]), reference, cfg)
     # ... except the classifier score, which is of the real test images: a GAN's ceiling.
-    floor["classifier_score"], floor["classifier_score_std"] = classifier_score(
-        test.probabilities, splits=cfg.score_splits
-    )
+    floor |= classifier_scores(test, cfg)
     reference.save(REFERENCE_FILE)
     _write_json(floor, REFERENCE_DIR / "metrics.json")
     return floor

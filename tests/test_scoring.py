@@ -9,9 +9,9 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.cli import main
 from pipeline.errors import DataError
-from pipeline.evaluator import Embedder, build_evaluator
+from pipeline.evaluator import Embedder, build_evaluator, rotated
 from pipeline.scoring import FidProbe, Reference, fid_key
-from tests.helpers import write_labelled_folder
+from tests.helpers import write_image_folder, write_labelled_folder
 
 
 @pytest.fixture
@@ -117,11 +117,36 @@ def test_evaluator_reference_train_with_fid_then_evaluate(labelled_repo, mlflow_
     assert "fid200" in run.data.metrics and run.data.params["evaluate.n_samples"] == "200"
 
 
-def test_missing_evaluator_and_unlabelled_data_are_one_line_errors(tiny_repo, capsys):
+def test_missing_evaluator_is_a_one_line_error_naming_the_stage(tiny_repo, capsys):
     assert main(["--no-progress", "reference"]) == 3
     assert "dvc repro evaluator" in capsys.readouterr().err
-    assert main(["--no-progress", "evaluator"]) == 3  # tiny_repo's folder has no classes
-    assert "no class labels" in capsys.readouterr().err
     _set(tiny_repo, "train", fid_every=1)
     assert main(["--no-progress", "train", "--model", "gan"]) == 3
     assert "dvc repro evaluator" in capsys.readouterr().err
+
+
+def test_rotation_task_labels_the_turn_of_each_image():
+    images = np.random.default_rng(0).integers(0, 256, (50, 6, 6, 1), dtype=np.uint8)
+    turned, turns = rotated(images, seed=3)
+    assert set(turns) == {0, 1, 2, 3}
+    for image, back, k in zip(images, turned, turns, strict=True):
+        np.testing.assert_array_equal(np.rot90(back, -k, axes=(0, 1)), image)
+    np.testing.assert_array_equal(rotated(images, seed=3)[1], turns)  # seeded
+
+
+def test_unlabelled_folder_gets_a_rotation_evaluator_and_no_classifier_score(tiny_repo):
+    """A user's own unlabelled images still run the whole pipeline: the evaluator learns
+    rotations instead of classes, and there is no classifier score to report."""
+    write_image_folder(tiny_repo / "unlabelled", count=200)
+    _set(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'unlabelled'}")
+    assert main(["--no-progress", "fetch"]) == 0
+    assert main(["--no-progress", "evaluator"]) == 0
+    report = json.loads((tiny_repo / "models/evaluator/metrics.json").read_text())
+    assert set(report) == {"rotation_accuracy", "loss"}
+    assert main(["--no-progress", "reference"]) == 0
+    floor = json.loads((tiny_repo / "models/reference/metrics.json").read_text())
+    assert "classifier_score" not in floor and np.isfinite(floor["fid"])
+    assert main(["--no-progress", "train", "--model", "gan"]) == 0
+    assert main(["--no-progress", "evaluate", "--model", "gan"]) == 0
+    scores = json.loads((tiny_repo / "models/gan/metrics.json").read_text())
+    assert set(scores) == {"fid", "kid", "kid_std", "precision", "recall"}
