@@ -277,9 +277,15 @@ def reference_command(params_path: Path) -> dict:
     reference = Reference.of(test, inception)
     # The floor: as many training images as a GAN is scored with, against the test split.
     count = min(cfg.n_samples, len(dataset.x_train))
+    if count <= test.features.shape[1]:
+        raise DataError(
+            f"{dataset.name} has {len(dataset.x_train)} training images; scoring needs more "
+            f"than the evaluator's {test.features.shape[1]} features (a few thousand for "
+            "stable scores)"
+        )
     chosen = np.random.default_rng(cfg.seed).choice(len(dataset.x_train), count, replace=False)
     floor = score(embedder(dataset.x_train[np.sort(chosen)]), reference, cfg)
-    # ... except the classifier score, which is of the real test images: a GAN's ceiling.
+    # ... except the classifier score, which is the real test images' own.
     floor |= classifier_scores(test, cfg)
     reference.save(REFERENCE_FILE)
     _write_json(floor, REFERENCE_DIR / "metrics.json")

@@ -38,3 +38,10 @@ def write_labelled_folder(folder, classes=("circle", "square"), count: int = 100
     """One sub-folder of `count` images per class: a labelled `folder:` dataset."""
     for seed, name in enumerate(classes):
         write_image_folder(folder / name, count=count, seed=seed)
+
+
+def one_line_error(capsys) -> str:
+    """The CLI's stderr, asserted to be one `error: ...` line, and that line."""
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]

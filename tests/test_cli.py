@@ -10,18 +10,13 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from pipeline.cli import main
+from tests.helpers import one_line_error
 
 
 def _set(repo, section, **values):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params[section].update(values)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    return err[0]
 
 
 def _runs(mlflow_store, name):
@@ -114,25 +109,25 @@ def test_sample_command_draws_n_images(tiny_repo, capsys):
 
 def test_unknown_model_is_one_line_listing_valid_models(tiny_repo, capsys):
     assert main(["train", "--model", "biggan"]) == 2
-    assert "unknown model 'biggan'; valid models: dcgan, gan" in _one_line_error(capsys)
+    assert "unknown model 'biggan'; valid models: dcgan, gan" in one_line_error(capsys)
 
 
 def test_wrong_param_type_names_the_key(tiny_repo, capsys):
     _set(tiny_repo, "train", lr="fast")
     assert main(["train", "--model", "gan"]) == 2
-    assert "train.lr must be a number, got 'fast'" in _one_line_error(capsys)
+    assert "train.lr must be a number, got 'fast'" in one_line_error(capsys)
 
 
 def test_missing_data_names_the_stage_to_run(tiny_repo, capsys):
     (tiny_repo / "data" / "raw" / "dataset.npz").unlink()
     assert main(["train", "--model", "gan"]) == 3
-    assert "dvc repro fetch" in _one_line_error(capsys)
+    assert "dvc repro fetch" in one_line_error(capsys)
     assert not (tiny_repo / "models" / "gan").exists()
 
 
 def test_sample_before_training_names_the_stage_to_run(tiny_repo, capsys):
     assert main(["sample", "--model", "dcgan", "--out", "x.png"]) == 3
-    assert "dvc repro train@dcgan" in _one_line_error(capsys)
+    assert "dvc repro train@dcgan" in one_line_error(capsys)
     assert not (tiny_repo / "x.png").exists()
 
 
@@ -142,7 +137,7 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     # An absurd learning rate: step 1 is finite, then the weights overflow.
     _set(tiny_repo, "train", lr=1e30, checkpoint_every=1)
     assert main(["--no-progress", "train", "--model", "gan"]) == 4
-    line = _one_line_error(capsys)
+    line = one_line_error(capsys)
     assert "became nan" in line or "became inf" in line
     assert "last good checkpoint (step 1)" in line
     checkpoints = tiny_repo / "models" / "gan" / "checkpoints"

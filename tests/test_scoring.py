@@ -11,7 +11,7 @@ from pipeline.cli import main
 from pipeline.errors import DataError
 from pipeline.evaluator import Embedder, build_evaluator, rotated
 from pipeline.scoring import FidProbe, Reference, fid_key
-from tests.helpers import write_image_folder, write_labelled_folder
+from tests.helpers import one_line_error, write_image_folder, write_labelled_folder
 
 
 @pytest.fixture
@@ -150,3 +150,11 @@ def test_unlabelled_folder_gets_a_rotation_evaluator_and_no_classifier_score(tin
     assert main(["--no-progress", "evaluate", "--model", "gan"]) == 0
     scores = json.loads((tiny_repo / "models/gan/metrics.json").read_text())
     assert set(scores) == {"fid", "kid", "kid_std", "precision", "recall"}
+
+
+def test_too_few_training_images_for_the_floor_is_a_clear_error(tiny_repo, capsys):
+    assert main(["--no-progress", "evaluator"]) == 0  # 36 unlabelled images: rotation task
+    capsys.readouterr()
+    assert main(["--no-progress", "reference"]) == 3
+    assert "has 36 training images; scoring needs more than" in one_line_error(capsys)
+    assert not (tiny_repo / "models/reference/stats.npz").exists()  # nothing half-written
