@@ -70,11 +70,15 @@ def build_evaluator(
     return keras.Model(image, probabilities, name=name)
 
 
-def _images(x: np.ndarray, y: np.ndarray | None, batch_size: int, shuffle_seed: int | None):
-    data = tf.data.Dataset.from_tensor_slices((x, y) if y is not None else x)
+def _images(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None):
+    """(images in [-1, 1], labels) batches; shuffled with a seed when one is given."""
+    data = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle_seed is not None:
         data = data.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    scale = (lambda a, b: (to_unit_range(a), b)) if y is not None else to_unit_range
+
+    def scale(images, labels):
+        return to_unit_range(images), labels
+
     return data.batch(batch_size).map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from pipeline.data.loader import to_unit_range
 from pipeline.errors import ConfigError
 
 INPUT_SIDE = 299  # what the ImageNet weights were trained at
@@ -47,8 +48,7 @@ class InceptionEmbedder:
         self.side, self.batch_size = side, batch_size
 
     def _prepare(self, batch: np.ndarray) -> tf.Tensor:
-        x = tf.convert_to_tensor(batch)
-        x = tf.cast(x, tf.float32) / 127.5 - 1.0 if x.dtype == tf.uint8 else tf.cast(x, tf.float32)
+        x = to_unit_range(batch) if batch.dtype == np.uint8 else tf.cast(batch, tf.float32)
         if x.shape[-1] == 1:
             x = tf.repeat(x, 3, axis=-1)  # grayscale -> RGB
         return tf.image.resize(x, (self.side, self.side), method="bilinear")  # InceptionV3: [-1, 1]

@@ -122,11 +122,12 @@ def fid_inception(images: np.ndarray, reference: Reference, cfg) -> float:
 
 def generate(generator, count: int, seed: int, batch_size: int = 500) -> np.ndarray:
     """`count` images [N, H, W, C] in [-1, 1] from seeded standard-normal latents."""
+    from pipeline.training import sample_images
+
     latent_dim = generator.inputs[0].shape[-1]
     latents = np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
     batches = [
-        np.asarray(generator(latents[i : i + batch_size], training=False), dtype=np.float32)
-        for i in range(0, count, batch_size)
+        sample_images(generator, latents[i : i + batch_size]) for i in range(0, count, batch_size)
     ]
     return np.concatenate(batches)
 

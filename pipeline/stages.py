@@ -27,9 +27,8 @@ from pipeline.errors import DataError, PipelineError
 from pipeline.images import atomic_path, grid, save_loss_curves, save_png
 from pipeline.tracking import tracking_uri
 
-# Stage loss columns; TensorFlow is imported inside the commands that need it, so `fetch`
-# and bad-params errors stay quick.
-LOSS_COLUMNS = ("d_loss", "g_loss", "d_real", "d_fake")
+# TensorFlow is imported inside the commands that need it, so `fetch` and bad-params
+# errors stay quick.
 
 MODELS_DIR = Path("models")
 EVALUATOR_DIR = MODELS_DIR / "evaluator"
@@ -125,6 +124,7 @@ def _fid_probe(run: RunConfig, chief: bool):
 def write_outputs(run: RunConfig, result, out: Path, run_id: str | None = None) -> dict:
     """Write the declared outputs of a finished run, each atomically."""
     from pipeline.data.loader import fixed_latents
+    from pipeline.gans.base import METRIC_NAMES
     from pipeline.training import sample_images
 
     out.mkdir(parents=True, exist_ok=True)
@@ -137,16 +137,16 @@ def write_outputs(run: RunConfig, result, out: Path, run_id: str | None = None) 
     save_loss_curves(
         result.history, out / "loss_curves.png", title=f"{run.model} on {run.data.dataset}"
     )
-    columns = ["step", "epoch", *LOSS_COLUMNS]
+    columns = ["step", "epoch", *METRIC_NAMES]
     _write_csv(result.history, columns, out / "history.csv")
-    fid_rows = [row for row in result.history if any(k.startswith("fid") for k in row)]
-    fid_columns = ["epoch", "step", *sorted({k for r in fid_rows for k in r if "fid" in k})]
-    _write_csv(fid_rows, fid_columns, out / "fid.csv")
+    fid_keys = sorted({k for row in result.history for k in row if k.startswith("fid")})
+    fid_rows = [row for row in result.history if any(k in row for k in fid_keys)]
+    _write_csv(fid_rows, ["epoch", "step", *fid_keys], out / "fid.csv")
 
     last_epoch = [row for row in result.history if row["epoch"] == result.history[-1]["epoch"]]
-    summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in LOSS_COLUMNS}
+    summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in METRIC_NAMES}
     if fid_rows:
-        summary |= {k: float(fid_rows[-1][k]) for k in fid_columns[2:]}
+        summary |= {k: float(fid_rows[-1][k]) for k in fid_keys}
     summary |= {"steps": result.steps, "images_per_sec": round(result.images_per_sec, 1)}
     _write_json(summary, out / "train.json")
     _write_json({"mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, out / "run.json")
