@@ -21,16 +21,17 @@ def untrained_scores(params: dict, model: str) -> dict[str, float]:
     import tensorflow as tf
 
     from pipeline.config import parse_evaluate, resolve_run
-    from pipeline.data.store import load_dataset
-    from pipeline.scoring import Reference, generate, score
+    from pipeline.scoring import Reference, score
     from pipeline.stages import load_embedder
+    from pipeline.tasks import task_for
     from pipeline.training import build_compiled_gan
 
     run = resolve_run(params, model)
     cfg = parse_evaluate(params)
-    shape = load_dataset(run.data).image_shape
+    task = task_for(run)
+    shape = task.train_images.shape[1:]
     gan = build_compiled_gan(run, shape, tf.distribute.get_strategy())
-    images = generate(gan.generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
+    images = task.images(gan.generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
     return score(load_embedder(cfg.batch_size)(images), Reference.load(), cfg)
 
 

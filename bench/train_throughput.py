@@ -39,7 +39,7 @@ import yaml
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="gan | dcgan")
+    parser.add_argument("--model", required=True, help="gan | dcgan | pix2pix")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
     parser.add_argument("--precision", default="float32")
@@ -78,11 +78,17 @@ def load_run(args: argparse.Namespace):
 
 
 def load_images(run, count: int) -> np.ndarray:
-    """uint8 [N, 28, 28, 1]: the fetched training split if present, else random pixels."""
-    path = Path(run.data.raw_dir) / "dataset.npz"
+    """uint8 [N, 28, 28, 1]: the fetched training split if present, else random pixels.
+
+    A translation model (pix2pix) gets the edge pairs [N, 32, 32, 2] instead."""
+    from pipeline.config import training_data_file
+
+    path = Path(training_data_file(run.model, run.data))
+    key = "train" if path.name == "pairs.npz" else "x_train"
     if path.is_file():
-        return np.load(path, allow_pickle=False)["x_train"]
-    return np.random.default_rng(0).integers(0, 256, (count, 28, 28, 1), dtype=np.uint8)
+        return np.load(path, allow_pickle=False)[key]
+    shape = (32, 32, 2) if key == "train" else (28, 28, 1)
+    return np.random.default_rng(0).integers(0, 256, (count, *shape), dtype=np.uint8)
 
 
 def build_ours(run, images: np.ndarray):
@@ -91,12 +97,15 @@ def build_ours(run, images: np.ndarray):
 
     from pipeline.data.loader import StepPlan, training_dataset
     from pipeline.distribute import precision_policy
-    from pipeline.training import build_compiled_gan, distributed_step
+    from pipeline.training import augmentation_for, build_compiled_gan, distributed_step
 
     cfg = run.train
     strategy = tf.distribute.get_strategy()
     plan = StepPlan(len(images), cfg.batch_size, cfg.k_steps)
-    dataset = training_dataset(images, plan, seed=cfg.seed, latent_dim=cfg.latent_dim, epoch=0)
+    augment = augmentation_for(run, images.shape[1:])  # pix2pix's jitter counts too
+    dataset = training_dataset(
+        images, plan, seed=cfg.seed, latent_dim=cfg.latent_dim, epoch=0, augment=augment
+    )
     batches = iter(dataset.repeat())
     with precision_policy(cfg.precision):  # layers keep their policy: tracing outside
         gan = build_compiled_gan(run, images.shape[1:], strategy)  # it gives the same losses

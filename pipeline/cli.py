@@ -30,6 +30,14 @@ def _parser() -> argparse.ArgumentParser:
         "write data/raw/dataset.npz atomically.",
     )
 
+    commands.add_parser(
+        "edges",
+        help="Canny edge maps of every image, paired with it (data/edges/), for pix2pix",
+        description="Compute a Canny edge map (edges.*) for every image of the fetched "
+        "dataset and write the (edges | image) pairs to data/edges/pairs.npz, with a preview "
+        "picture and edge statistics.",
+    )
+
     train = commands.add_parser(
         "train",
         help="train one GAN (models/NAME/...)",
@@ -61,13 +69,32 @@ def _parser() -> argparse.ArgumentParser:
     sample = commands.add_parser(
         "sample",
         help="draw a grid of samples from a trained generator",
-        description="Write a PNG grid of N samples drawn with a seeded latent.",
+        description="Write a PNG grid of N samples drawn with a seeded latent (for pix2pix: "
+        "N test pairs drawn with the seed, each as edges | generated | real).",
     )
     sample.add_argument("--model", required=True, help="model name, e.g. dcgan")
     sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     sample.add_argument("--columns", type=int, default=None, help="grid columns")
     sample.add_argument("--out", type=Path, required=True, help="output PNG")
+
+    translate = commands.add_parser(
+        "translate",
+        help="turn your own edge drawing (or a photo's edges) into an image with pix2pix",
+        description="Translate a picture of any size with a trained translation model. A "
+        "line drawing may be white on black or black on white; a photo is first turned "
+        "into edges with the edges.* settings the model was trained with. The output has "
+        "the input's size.",
+    )
+    translate.add_argument("--model", default="pix2pix", help="model name (default pix2pix)")
+    translate.add_argument("--input", type=Path, required=True, help="drawing or photo")
+    translate.add_argument("--out", type=Path, required=True, help="output PNG")
+    translate.add_argument(
+        "--kind",
+        choices=("auto", "edges", "photo"),
+        default="auto",
+        help="what the input is (default auto: a two-tone picture is a drawing)",
+    )
     return parser
 
 
@@ -78,6 +105,10 @@ def run(args: argparse.Namespace) -> None:
     progress = not args.no_progress
     if args.command == "fetch":
         stages.fetch_command(args.params, progress=progress)
+    elif args.command == "edges":
+        from pipeline.translation import edges_command
+
+        print("edges: " + _summary(edges_command(args.params)))
     elif args.command == "train":
         check_model_name(args.model)
         summary = stages.train_command(args.params, args.model, progress=progress)
@@ -93,12 +124,22 @@ def run(args: argparse.Namespace) -> None:
         print(f"evaluate@{args.model}: " + _summary(scores))
     elif args.command == "sample":
         check_model_name(args.model)
-        out = stages.sample_command(args.model, args.n, args.seed, args.out, args.columns)
+        out = stages.sample_command(
+            args.params, args.model, args.n, args.seed, args.out, args.columns
+        )
+        print(f"wrote {out}")
+    elif args.command == "translate":
+        from pipeline.translation import translate_command
+
+        check_model_name(args.model)
+        out = translate_command(args.model, args.input, args.out, args.kind)
         print(f"wrote {out}")
 
 
 def _summary(values: dict) -> str:
-    return ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+    return ", ".join(
+        f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4g}" for k, v in values.items()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

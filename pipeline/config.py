@@ -135,9 +135,28 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class EdgesConfig:
+    """`edges.*`: the Canny edge maps pix2pix translates from (seed 003), and their pairs."""
+
+    # Gaussian blur before Canny: kernel side (odd; 0 = no blur) and sigma (0: from the side).
+    blur: int = field(default=3, metadata=check(lambda v: v == 0 or v % 2 == 1, "0 or odd"))
+    blur_sigma: float = field(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    # Canny's hysteresis thresholds on the 0-255 gradient magnitude.
+    low_threshold: float = field(default=50.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    high_threshold: float = field(default=150.0, metadata=POSITIVE)
+    # Pairs are centred on a black square of this side (28 -> 32 for Fashion-MNIST, so the
+    # U-Net can halve it down to 1x1); null keeps the image size, which must then be a
+    # power of two.
+    pad_to: int | None = field(default=32, metadata=AT_LEAST_ONE)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """`train.*`: what every GAN trains with (see OVERRIDABLE for per-model overrides)."""
 
+    # The GANs `dvc repro` trains. params.yaml maps each name to the data file it trains
+    # on (dvc.yaml's foreach makes that file a dependency of train@<name>); here only the
+    # names are kept, after `parse_train` checked each file against the model.
     models: tuple[str, ...] = ("gan", "dcgan")
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
@@ -264,6 +283,16 @@ def parse_data(params: Mapping[str, Any]) -> DataConfig:
     return build_dataclass(DataConfig, params.get("data"), "data")
 
 
+def parse_edges(params: Mapping[str, Any]) -> EdgesConfig:
+    edges = build_dataclass(EdgesConfig, params.get("edges"), "edges")
+    if edges.low_threshold > edges.high_threshold:
+        raise ConfigError(
+            f"edges.low_threshold ({edges.low_threshold}) must not exceed edges.high_threshold "
+            f"({edges.high_threshold})"
+        )
+    return edges
+
+
 def parse_evaluator(params: Mapping[str, Any]) -> EvaluatorConfig:
     return build_dataclass(EvaluatorConfig, params.get("evaluator"), "evaluator")
 
@@ -272,13 +301,46 @@ def parse_evaluate(params: Mapping[str, Any]) -> EvaluateConfig:
     return build_dataclass(EvaluateConfig, params.get("evaluate"), "evaluate")
 
 
-def parse_train(params: Mapping[str, Any]) -> TrainConfig:
-    from pipeline.gans import check_model_name  # late import: gans imports config
+def training_data_file(model: str, data: DataConfig) -> str:
+    """The file `train --model <model>` reads: the fetched dataset, or the edge/image
+    pairs for a translation model (a family with `INPUT = "edges"`, e.g. pix2pix)."""
+    from pipeline.gans import is_translation  # late import: gans imports config
 
-    train = build_dataclass(TrainConfig, params.get("train"), "train")
-    for name in train.models:
-        check_model_name(name, key="train.models")
-    return train
+    if is_translation(model):
+        from pipeline.data.edges import PAIRS_FILE
+
+        return str(PAIRS_FILE)
+    from pipeline.data.store import dataset_path
+
+    return str(dataset_path(data))
+
+
+def _model_names(train: Mapping[str, Any], data: DataConfig) -> dict[str, Any]:
+    """train.* with `models` (name -> data file) reduced to the names, each checked."""
+    from pipeline.gans import check_model_name
+
+    models = train.get("models")
+    if models is None:
+        return dict(train)
+    if not isinstance(models, Mapping):
+        raise ConfigError(
+            "train.models must map each model to the data file it trains on, e.g. "
+            f"{{gan: data/raw/dataset.npz, pix2pix: data/edges/pairs.npz}}; got {models!r}"
+        )
+    for name, path in models.items():
+        check_model_name(str(name), key="train.models")
+        expected = training_data_file(name, data)
+        if path != expected:
+            raise ConfigError(
+                f"train.models.{name} must be {expected} (the file train@{name} reads, "
+                f"which dvc.yaml tracks); got {path!r}"
+            )
+    return {**train, "models": list(models)}
+
+
+def parse_train(params: Mapping[str, Any]) -> TrainConfig:
+    values = _model_names(params.get("train") or {}, parse_data(params))
+    return build_dataclass(TrainConfig, values, "train")
 
 
 def resolve_run(params: Mapping[str, Any], model: str) -> RunConfig:
@@ -290,9 +352,13 @@ def resolve_run(params: Mapping[str, Any], model: str) -> RunConfig:
     train = parse_train(params)
     model_params = dict((params.get("models") or {}).get(model) or {})
     prefix = f"models.{model}"
-    overrides = {k: model_params.pop(k) for k in list(model_params) if k in OVERRIDABLE}
+    # A family param of the same name as a train.* one is the family's own (pix2pix's
+    # `loss: l1 | cgan | l1+cgan` is not train.loss), so it is not an override.
+    own = {f.name for f in dataclasses.fields(family.Config)}
+    overridable = set(OVERRIDABLE) - own
+    overrides = {k: model_params.pop(k) for k in list(model_params) if k in overridable}
     if overrides:
-        merged = {**(params.get("train") or {}), **overrides}
+        merged = {**_model_names(params.get("train") or {}, data), **overrides}
         try:
             train = build_dataclass(TrainConfig, merged, "train")
         except ConfigError as error:

@@ -138,12 +138,17 @@ def fid_key(count: int) -> str:
 
 
 class FidProbe:
-    """The cheap in-training FID: `count` samples from fixed latents (seed 0) against the
-    reference. Only comparable with FIDs of the same count (hence the key)."""
+    """The cheap in-training FID: `count` samples (latent seed 0, or the first test pairs
+    of a translation model: `task.images`) against the reference. Only comparable with
+    FIDs of the same count (hence the key)."""
 
-    def __init__(self, embedder: Embedder, reference: Reference, count: int):
-        self.embedder, self.reference, self.count = embedder, reference, count
+    def __init__(self, embedder: Embedder, reference: Reference, count: int, task=None):
+        self.embedder, self.reference, self.count, self.task = embedder, reference, count, task
         self.key = fid_key(count)
 
     def __call__(self, generator) -> float:
-        return fid(self.embedder(generate(generator, self.count, seed=0)).features, self.reference)
+        if self.task is None:
+            images = generate(generator, self.count, seed=0)
+        else:
+            images = self.task.images(generator, self.count, seed=0)
+        return fid(self.embedder(images).features, self.reference)

@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.config import RunConfig, load_params, parse_data, resolve_run
 from pipeline.errors import DataError, PipelineError
-from pipeline.images import atomic_path, grid, save_loss_curves, save_png
+from pipeline.images import atomic_path, save_loss_curves, save_png
 from pipeline.tracking import tracking_uri
 
 # TensorFlow is imported inside the commands that need it, so `fetch` and bad-params
@@ -54,12 +54,13 @@ def experiment_name(dataset_name: str) -> str:
 
 def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     from pipeline.checkpoints import CheckpointStore
-    from pipeline.data.store import load_dataset
     from pipeline.distribute import is_chief
+    from pipeline.tasks import task_for
     from pipeline.tracking import MlflowTracker, NullTracker, run_tags
 
     run = resolve_run(load_params(params_path), model)
-    dataset = load_dataset(run.data)
+    task = task_for(run)
+    images = task.train_images
     out = model_dir(model)
     checkpoint_dir = out / "checkpoints"
     store = CheckpointStore(checkpoint_dir, run.fingerprint())
@@ -71,34 +72,35 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     if previous is not None:
         print(f"train@{model}: resuming from step {previous.step} ({previous.path})")
 
-    probe = _fid_probe(run, chief)  # before the MLflow run: a missing evaluator is no run
+    probe = _fid_probe(run, chief, task)  # before the MLflow run: no evaluator, no run
     tracker = NullTracker()
     if chief:
         tracker = MlflowTracker(
-            experiment=experiment_name(dataset.name),
+            experiment=experiment_name(run.data.dataset),
             run_name=model,
-            tags=run_tags(model, {"dataset": dataset.name}),
+            tags=run_tags(model, {"dataset": run.data.dataset}),
             run_id=previous.extra.get("mlflow_run_id") if previous else None,
         )
     try:
         tracker.log_params(
             {
                 **run.flat_params(),
-                "data.image_shape": list(dataset.image_shape),
-                "data.train_images": len(dataset.x_train),
+                "data.image_shape": list(images.shape[1:]),
+                "data.train_images": len(images),
             }
         )
         from pipeline.training import train
 
         result = train(
             run,
-            dataset.x_train,
+            images,
             checkpoint_dir=checkpoint_dir,
             tracker=tracker,
             progress=progress,
             fid_probe=probe,
+            preview=task.preview,
         )
-        summary = write_outputs(run, result, out, tracker.run_id) if chief else {}
+        summary = write_outputs(run, result, out, tracker.run_id, task) if chief else {}
         tracker.log_metrics({k: v for k, v in summary.items() if k != "steps"}, result.steps)
         for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
             tracker.log_artifact(out / name)
@@ -112,44 +114,49 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     return summary
 
 
-def _fid_probe(run: RunConfig, chief: bool):
+def _fid_probe(run: RunConfig, chief: bool, task):
     """The in-training FID of train.fid_every, or None when off (or not the chief)."""
     from pipeline.scoring import FidProbe, Reference
 
     if not (chief and run.train.fid_every):
         return None
-    return FidProbe(load_embedder(), Reference.load(), run.train.fid_samples)
+    embedder, reference = load_embedder(), Reference.load()
+    count = min(run.train.fid_samples, task.max_samples or run.train.fid_samples)
+    if count <= reference.mu.shape[0]:  # fail now, not after the first epoch
+        raise DataError(
+            f"the in-training FID of {run.model} would use {count} samples (one per test "
+            f"pair), but it needs more than the evaluator's {reference.mu.shape[0]} features; "
+            "use a bigger dataset or set train.fid_every: 0"
+        )
+    return FidProbe(embedder, reference, count, task)
 
 
-def write_outputs(run: RunConfig, result, out: Path, run_id: str | None = None) -> dict:
-    """Write the declared outputs of a finished run, each atomically."""
-    from pipeline.data.loader import fixed_latents
-    from pipeline.gans.base import METRIC_NAMES
-    from pipeline.training import sample_images
+def write_outputs(run: RunConfig, result, out: Path, run_id: str | None = None, task=None):
+    """Write the declared outputs of a finished run, each atomically; returns train.json."""
+    from pipeline.tasks import LatentTask
 
+    task = task or LatentTask(run)
     out.mkdir(parents=True, exist_ok=True)
     _save_keras(result.gan.generator, out / "generator.keras")
 
-    cfg = run.train
-    latents = fixed_latents(cfg.sample_grid**2, cfg.latent_dim, cfg.seed)
-    picture = grid(sample_images(result.gan.generator, latents), columns=cfg.sample_grid)
+    picture = task.preview(result.gan.generator)
     save_png(picture, out / "samples.png", scale=_display_scale(picture))
     save_loss_curves(
         result.history, out / "loss_curves.png", title=f"{run.model} on {run.data.dataset}"
     )
-    columns = ["step", "epoch", *METRIC_NAMES]
-    _write_csv(result.history, columns, out / "history.csv")
+    names = result.gan.metric_names
+    _write_csv(result.history, ["step", "epoch", *names], out / "history.csv")
     fid_keys = sorted({k for row in result.history for k in row if k.startswith("fid")})
     fid_rows = [row for row in result.history if any(k in row for k in fid_keys)]
     _write_csv(fid_rows, ["epoch", "step", *fid_keys], out / "fid.csv")
 
     last_epoch = [row for row in result.history if row["epoch"] == result.history[-1]["epoch"]]
-    summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in METRIC_NAMES}
+    summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in names}
     if fid_rows:
         summary |= {k: float(fid_rows[-1][k]) for k in fid_keys}
     summary |= {"steps": result.steps, "images_per_sec": round(result.images_per_sec, 1)}
-    _write_json(summary, out / "train.json")
-    _write_json({"mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, out / "run.json")
+    write_json(summary, out / "train.json")
+    write_json({"mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, out / "run.json")
     return summary
 
 
@@ -178,7 +185,7 @@ def _write_csv(rows: list[dict], columns: list[str], target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _write_json(payload: dict, target: Path) -> None:
+def write_json(payload: dict, target: Path) -> None:
     tmp, commit = atomic_path(target)
     try:
         tmp.write_text(json.dumps(payload, indent=2) + "\n")
@@ -209,12 +216,16 @@ def _load_keras(path: Path, stage: str):
         ) from None
 
 
-def sample_command(model: str, count: int, seed: int, out: Path, columns: int | None) -> Path:
-    from pipeline.scoring import generate
+def sample_command(
+    params_path: Path, model: str, count: int, seed: int, out: Path, columns: int | None
+) -> Path:
+    """A grid of `count` samples (triptychs of test pairs for a translation model)."""
+    from pipeline.tasks import task_for
 
     if count < 1:
         raise PipelineError("-n must be >= 1")
-    picture = grid(generate(load_generator(model), count, seed), columns=columns)
+    task = task_for(resolve_run(load_params(params_path), model), with_training_data=False)
+    picture = task.picture(load_generator(model), count, seed, columns)
     return save_png(picture, out, scale=_display_scale(picture))
 
 
@@ -241,7 +252,7 @@ def evaluator_command(params_path: Path, progress: bool = True) -> dict:
         model, report = train_evaluator(cfg, dataset, progress=progress)
         EVALUATOR_DIR.mkdir(parents=True, exist_ok=True)
         _save_keras(model, EVALUATOR_DIR / "model.keras")
-        _write_json(report, EVALUATOR_DIR / "metrics.json")
+        write_json(report, EVALUATOR_DIR / "metrics.json")
         tracker.log_metrics(report, step=cfg.epochs)
         tracker.log_artifact(EVALUATOR_DIR / "model.keras")
     except BaseException:
@@ -288,25 +299,27 @@ def reference_command(params_path: Path) -> dict:
     # ... except the classifier score, which is the real test images' own.
     floor |= classifier_scores(test, cfg)
     reference.save(REFERENCE_FILE)
-    _write_json(floor, REFERENCE_DIR / "metrics.json")
+    write_json(floor, REFERENCE_DIR / "metrics.json")
     return floor
 
 
 def evaluate_command(params_path: Path, model: str) -> dict:
     """Score a trained generator: models/NAME/metrics.json, and the GAN's MLflow run."""
     from pipeline.config import parse_evaluate
-    from pipeline.scoring import Reference, fid_inception, generate, score
+    from pipeline.scoring import Reference, fid_inception, score
+    from pipeline.tasks import task_for
     from pipeline.tracking import MlflowTracker, run_tags
 
     params = load_params(params_path)
     cfg = parse_evaluate(params)
+    task = task_for(resolve_run(params, model), with_training_data=False)
     generator = load_generator(model)
     reference, embedder = Reference.load(), load_embedder(cfg.batch_size)
-    images = generate(generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
-    scores = score(embedder(images), reference, cfg)
+    images = task.images(generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
+    scores = score(embedder(images), reference, cfg) | task.paired_scores(images)
     if cfg.inception_weights:
         scores["fid_inception"] = fid_inception(images, reference, cfg)
-    _write_json(scores, model_dir(model) / "metrics.json")
+    write_json(scores, model_dir(model) / "metrics.json")
 
     run_file = model_dir(model) / "run.json"
     run_id = json.loads(run_file.read_text()).get("mlflow_run_id") if run_file.is_file() else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -23,9 +23,9 @@ from pipeline.config import RunConfig
 from pipeline.data.loader import StepPlan, fixed_latents, training_dataset
 from pipeline.distribute import is_chief, make_optimizer, make_strategy, precision_policy
 from pipeline.errors import ConfigError, TrainingError
-from pipeline.gans import build_gan
-from pipeline.gans.base import METRIC_NAMES
+from pipeline.gans import build_gan, family_of
 from pipeline.images import grid
+from pipeline.tasks import default_preview
 from pipeline.tracking import NullTracker
 
 
@@ -111,25 +111,33 @@ def sample_images(generator, latents: np.ndarray) -> np.ndarray:
     return np.asarray(generator(latents, training=False), dtype=np.float32)
 
 
+def latent_preview(run: RunConfig) -> Callable[[object], np.ndarray]:
+    """The picture of a generator of noise: a grid from the run's fixed latents."""
+    cfg = run.train
+    latents = fixed_latents(cfg.sample_grid**2, cfg.latent_dim, cfg.seed)
+    return lambda generator: grid(sample_images(generator, latents), columns=cfg.sample_grid)
+
+
 class _Window:
     """Means of the step values between two logged points (part of a checkpoint, so a
     resumed run logs exactly the points an uninterrupted one does)."""
 
-    def __init__(self, sums: dict[str, float] | None = None, count: int = 0):
-        self.sums = dict(sums) if sums else dict.fromkeys(METRIC_NAMES, 0.0)
+    def __init__(self, names: Sequence[str], sums: dict[str, float] | None = None, count=0):
+        self.names = tuple(names)
+        self.sums = dict(sums) if sums else dict.fromkeys(self.names, 0.0)
         self.count = count
 
     def state(self) -> dict:
         return {"sums": self.sums, "count": self.count}
 
     def add(self, values: dict[str, float]) -> None:
-        for name in METRIC_NAMES:
+        for name in self.names:
             self.sums[name] += values[name]
         self.count += 1
 
     def flush(self) -> dict[str, float]:
         means = {name: total / self.count for name, total in self.sums.items()}
-        self.sums, self.count = dict.fromkeys(METRIC_NAMES, 0.0), 0
+        self.sums, self.count = dict.fromkeys(self.names, 0.0), 0
         return means
 
 
@@ -143,11 +151,15 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     progress: bool = True,
     fid_probe: FidProbe | None = None,
+    preview: Callable[[object], np.ndarray] | None = None,
 ) -> TrainResult:
     """Train one GAN on uint8 `images` [N, H, W, C]; resumes from `checkpoint_dir`.
 
-    With a `fid_probe`, every `train.fid_every` epochs its value joins the epoch's last
-    history row (and the checkpoint written right after it), MLflow and the callbacks.
+    A translation model (pix2pix) gets its pairs stacked on the channel axis, [N, H, W,
+    1 + C]. With a `fid_probe`, every `train.fid_every` epochs its value joins the epoch's
+    last history row (and the checkpoint written right after it), MLflow and the
+    callbacks. `preview(generator)` draws the per-epoch picture MLflow keeps (default: a
+    grid from the fixed latents, or triptychs of the first pairs).
     """
     tracker = tracker or NullTracker()
     cfg = run.train
@@ -171,7 +183,7 @@ def train(
         gan = build_compiled_gan(run, images.shape[1:], strategy)
         variables = state_variables(gan)
         history: list[dict] = []
-        window = _Window()
+        window = _Window(gan.metric_names)
         step = 0
         checkpoint = store.latest()
         if checkpoint is not None:
@@ -179,7 +191,7 @@ def train(
                 variable.assign(value)
             step = checkpoint.step
             history = list(checkpoint.extra.get("history", []))
-            window = _Window(**checkpoint.extra.get("window", {}))
+            window = _Window(gan.metric_names, **checkpoint.extra.get("window", {}))
         resumed_from = step
 
         def save_checkpoint() -> None:
@@ -195,7 +207,8 @@ def train(
                 callback.on_checkpoint(step)
 
         train_step = distributed_step(gan, strategy, cfg.jit_compile)
-        latents = fixed_latents(cfg.sample_grid**2, cfg.latent_dim, cfg.seed)
+        preview = preview or default_preview(run, images)
+        augment = augmentation_for(run, images.shape[1:])
         bar = tqdm(
             total=total_steps,
             initial=step,
@@ -215,6 +228,7 @@ def train(
                 latent_dim=cfg.latent_dim,
                 epoch=epoch,
                 first_step_in_epoch=offset,
+                augment=augment,
             )
             for batch in _distribute(dataset, strategy):
                 started = time.perf_counter()
@@ -239,8 +253,7 @@ def train(
                     tracker.log_metrics({fid_probe.key: history[-1][fid_probe.key]}, step)
                 if step % cfg.checkpoint_every == 0 or epoch_end:
                     save_checkpoint()
-            picture = grid(sample_images(gan.generator, latents), columns=cfg.sample_grid)
-            tracker.log_image(picture, f"samples/epoch_{epoch + 1:03d}.png")
+            tracker.log_image(preview(gan.generator), f"samples/epoch_{epoch + 1:03d}.png")
             epoch_values = {k: v for k, v in history[-1].items() if k.startswith("fid")}
             for callback in callbacks:
                 callback.on_epoch_end(epoch + 1, epoch_values)
@@ -248,6 +261,12 @@ def train(
 
     rate = timed_images / timed_seconds if timed_seconds > 0 else float("nan")
     return TrainResult(gan, step, history, rate, timed_seconds, resumed_from)
+
+
+def augmentation_for(run: RunConfig, image_shape):
+    """The family's augmentation of the real batches (pix2pix's jitter), or None."""
+    make = getattr(family_of(run.model), "augmentation", None)  # e.g. pix2pix's jitter
+    return make(run, tuple(image_shape)) if make else None
 
 
 def _check_finite(values: dict[str, float], step: int, store: CheckpointStore, model: str):

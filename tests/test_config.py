@@ -47,9 +47,33 @@ def test_unknown_key_is_named_with_the_valid_ones(params):
 
 
 def test_unknown_model_lists_the_valid_ones(params):
-    params["train"]["models"] = ["gan", "biggan"]
+    params["train"]["models"]["biggan"] = "data/raw/dataset.npz"
     with pytest.raises(ConfigError, match=r"unknown model 'biggan'; valid models: dcgan, gan"):
         resolve_run(params, "gan")
+
+
+def test_train_models_maps_each_model_to_the_file_it_reads(params):
+    params["train"]["models"] = ["gan", "dcgan"]
+    with pytest.raises(ConfigError, match=r"train\.models must map each model to the data file"):
+        resolve_run(params, "gan")
+    params["train"]["models"] = {"gan": "data/raw/dataset.npz", "pix2pix": "data/raw/dataset.npz"}
+    with pytest.raises(
+        ConfigError, match=r"train\.models\.pix2pix must be data/edges/pairs\.npz .*got"
+    ):
+        resolve_run(params, "gan")
+    params["train"]["models"] = {"gan": "data/raw/dataset.npz"}
+    assert resolve_run(params, "gan").train.models == ("gan",)
+
+
+def test_edges_thresholds_are_checked(params):
+    from pipeline.config import parse_edges
+
+    params["edges"].update(low_threshold=200, high_threshold=100)
+    with pytest.raises(ConfigError, match=r"edges\.low_threshold .* must not exceed"):
+        parse_edges(params)
+    params["edges"].update(low_threshold=50, blur=4)
+    with pytest.raises(ConfigError, match=r"edges\.blur must be 0 or odd, got 4"):
+        parse_edges(params)
 
 
 def test_per_model_override_applies_to_that_model_only(params):

@@ -47,7 +47,8 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     shutil.copytree(
         REPO / "pipeline", repo / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
     )
-    write_labelled_folder(tmp_path / "images")
+    # 1400 images: 140 test pairs, enough for pix2pix's FID (more than 128 features)
+    write_labelled_folder(tmp_path / "images", count=700)
     tiny_params["data"].update(
         dataset=f"folder:{tmp_path / 'images'}",
         image_size=28,
@@ -57,6 +58,7 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     tiny_params["train"].update(
         epochs=1, steps_per_epoch=2, log_every=1, fid_every=1, fid_samples=200
     )
+    tiny_params["models"]["pix2pix"].update(filters=4, d_filters=4, batch_size=8)
     (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
 
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -73,7 +75,9 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     _sh(repo, "git", "commit", "-qm", "init", env=env)
 
     _sh(repo, "dvc", "repro", env=env)
-    for model in ("gan", "dcgan"):
+    for output in ("pairs.npz", "preview.png", "stats.json"):
+        assert (repo / "data" / "edges" / output).is_file(), f"edges/{output} missing"
+    for model in ("gan", "dcgan", "pix2pix"):
         for output in (
             "generator.keras",
             "samples.png",
@@ -89,7 +93,8 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     status = _sh(repo, "git", "status", "--porcelain", env=env)
     assert "mlruns" not in status and "models/" not in status.replace("dvc.lock", "")
     runs = _newest_runs(repo)
-    assert {"gan", "dcgan"} <= set(runs)
+    assert {"gan", "dcgan", "pix2pix"} <= set(runs)
+    assert {"l1", "psnr", "ssim", "fid", "fid140"} <= set(runs["pix2pix"].data.metrics)
     assert runs["dcgan"].data.params["train.lr"] == "0.0002"
     assert runs["dcgan"].data.tags["git_commit"]
     assert {"fid", "kid", "precision", "recall", "fid200"} <= set(runs["dcgan"].data.metrics)
@@ -99,11 +104,19 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     drawn = {"models/dcgan/history.csv", "models/dcgan/loss_curves.png", "models/dcgan/fid.csv"}
     assert drawn <= set(plots["data"])
 
+    # New edge settings rerun the edges and pix2pix only: each train@ depends on its own data
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["edges"]["low_threshold"] = 30
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    log = _sh(repo, "dvc", "repro", env=env)
+    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
+    assert ran == {"edges", "train@pix2pix", "evaluate@pix2pix"}, log
+
     _sh(repo, "git", "add", "-A", env=env)
     _sh(repo, "git", "commit", "-qm", "baseline", env=env)
     _sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.0005", env=env)
     runs = _newest_runs(repo)
-    for model in ("gan", "dcgan"):
+    for model in ("gan", "dcgan", "pix2pix"):
         assert runs[model].data.params["train.lr"] == "0.0005"
         assert "fid" in runs[model].data.metrics  # evaluate@ re-scored the retrained GAN
         assert runs[model].data.tags.get("dvc_experiment")

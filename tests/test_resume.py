@@ -28,17 +28,18 @@ def _weights(npz):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_weights(tmp_path):
-    _run(tmp_path / "straight", tmp_path / "straight.npz")
+@pytest.mark.parametrize("model", ["dcgan", "pix2pix"])
+def test_killed_run_resumes_to_the_same_weights(tmp_path, model):
+    _run(model, tmp_path / "straight", tmp_path / "straight.npz")
 
     # 2 epochs x 4 steps, checkpoints every 5 steps and at epoch ends, a logged point every
     # 3 steps and at epoch ends: killed after step 5, mid-epoch 2, with step 5's losses
     # waiting in the logging window.
-    _run(tmp_path / "killed", tmp_path / "never.npz", 5, expect=-signal.SIGKILL)
+    _run(model, tmp_path / "killed", tmp_path / "never.npz", 5, expect=-signal.SIGKILL)
     assert not (tmp_path / "never.npz").exists()
     assert [p.name for p in (tmp_path / "killed").iterdir()] == ["ckpt-000000005"]
 
-    _run(tmp_path / "killed", tmp_path / "resumed.npz")
+    _run(model, tmp_path / "killed", tmp_path / "resumed.npz")
 
     straight, resumed = np.load(tmp_path / "straight.npz"), np.load(tmp_path / "resumed.npz")
     assert int(resumed["resumed_from"]) == 5

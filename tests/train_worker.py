@@ -1,6 +1,9 @@
 """Trains a tiny GAN in its own process for the resume tests; may SIGKILL itself.
 
-usage: python tests/train_worker.py CHECKPOINT_DIR OUT_NPZ [KILL_AT_STEP]
+usage: python tests/train_worker.py MODEL CHECKPOINT_DIR OUT_NPZ [KILL_AT_STEP]
+
+MODEL is dcgan (random 28x28 images) or pix2pix (random 32x32 edge/image pairs, with
+the paired jitter on, so a resumed run must redraw the same augmentations).
 
 With KILL_AT_STEP, the process kills itself with SIGKILL right after the checkpoint of
 that step is written: a hard kill, no cleanup, as a machine losing power would.
@@ -32,13 +35,17 @@ class KillAt(Callback):
 
 
 def main() -> None:
-    checkpoint_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
-    callbacks = [KillAt(int(sys.argv[3]))] if len(sys.argv) > 3 else []
+    model, checkpoint_dir, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    callbacks = [KillAt(int(sys.argv[4]))] if len(sys.argv) > 4 else []
     params = repo_params(
         epochs=2, steps_per_epoch=4, batch_size=8, log_every=3, checkpoint_every=5, seed=7
     )
-    run = resolve_run(params, "dcgan")
-    images = np.random.default_rng(0).integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
+    shape = (64, 28, 28, 1)
+    if model == "pix2pix":
+        params["models"]["pix2pix"].update(filters=4, d_filters=4, batch_size=8, jitter=True)
+        shape = (64, 32, 32, 2)
+    run = resolve_run(params, model)
+    images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     result = train(run, images, checkpoint_dir=checkpoint_dir, callbacks=callbacks, progress=False)
     weights = result.gan.generator.weights + result.gan.discriminator.weights
     np.savez(

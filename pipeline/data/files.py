@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,25 @@ def read_content(path: Path) -> bytes:
             return handle.read()
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         raise ValueError(f"corrupt gzip data ({error})") from None
+
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip time: keeps the file bytes reproducible
+
+
+def write_npz(path: Path, arrays: dict) -> None:
+    """An .npz of `arrays` written atomically, whose bytes depend only on the arrays.
+
+    `np.savez` stamps the current time into the zip; fixed times make the same data give
+    the same file, so DVC sees an unchanged output and does not rerun what follows.
+    """
+    import numpy as np
+
+    with (
+        atomic_writer(path) as handle,
+        zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive,
+    ):
+        for key, array in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)

@@ -61,11 +61,15 @@ def training_dataset(
     latent_dim: int,
     epoch: int,
     first_step_in_epoch: int = 0,
+    augment=None,
 ) -> tf.data.Dataset:
     """One epoch of (real [B, k, H, W, C], noise [B, k+1, latent]) global batches.
 
     Starts at `first_step_in_epoch` (resume). The batch axis comes first so a strategy
-    splits every step's k minibatches evenly across replicas.
+    splits every step's k minibatches evenly across replicas. `augment(batch, seed,
+    step)`, when given, transforms each uint8 batch [B, k, H, W, C] in numpy (e.g.
+    pix2pix's paired jitter); it must be a pure function of its arguments, so a resumed
+    run sees the same augmented batches.
     """
     steps = plan.steps_per_epoch
     order = epoch_order(len(images), seed, epoch)[: steps * plan.images_per_step]
@@ -76,9 +80,18 @@ def training_dataset(
     pixels = tf.constant(images)  # uint8 [N, H, W, C]; a few MB, kept as one tensor
     noise_shape = (plan.batch_size, plan.k_steps + 1, latent_dim)
 
+    def augmented(batch, step):
+        out = tf.numpy_function(
+            lambda b, s: augment(b, seed, int(s)), [batch, step], tf.uint8, stateful=False
+        )
+        out.set_shape(batch.shape)
+        return out
+
     def make_step(indices, step):
-        real = to_unit_range(tf.gather(pixels, indices))  # [B, k, H, W, C]
-        return real, latent_noise(seed, step, noise_shape)
+        batch = tf.gather(pixels, indices)  # uint8 [B, k, H, W, C]
+        if augment is not None:
+            batch = augmented(batch, step)
+        return to_unit_range(batch), latent_noise(seed, step, noise_shape)
 
     dataset = tf.data.Dataset.from_tensor_slices((order, step_ids))
     dataset = dataset.map(make_step, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 
 from pipeline.config import DataConfig
-from pipeline.data.files import atomic_writer
+from pipeline.data.files import write_npz
 from pipeline.errors import DataError
 
 FORMAT_VERSION = 1
 FILE_NAME = "dataset.npz"
 REFETCH = "re-run `python -m pipeline fetch` (or `dvc repro fetch`)"
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test", "class_names")
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip time: keeps the file bytes reproducible
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,15 +94,7 @@ def save_dataset(dataset: Dataset, path: Path, meta: dict[str, Any]) -> None:
         "class_names": np.array(dataset.class_names, dtype=str),
         "meta": np.array(json.dumps({"format": FORMAT_VERSION, **meta}, sort_keys=True)),
     }
-    with (
-        atomic_writer(path) as handle,
-        zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive,
-    ):
-        for key, array in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, array, allow_pickle=False)
+    write_npz(path, arrays)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -2,7 +2,8 @@
 
 A family module defines `Config` (its models.<name>.* params), `build_generator(run,
 image_shape)` and `build_discriminator(run, image_shape)`, and may name the adversarial
-model class it trains with (`GAN_CLASS`, default `AdversarialGAN`).
+model class it trains with (`GAN_CLASS`, default `AdversarialGAN`) and that class's own
+constructor arguments (`gan_options(run) -> dict`, default none).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pipeline.errors import ConfigError
 FAMILIES = {
     "gan": "pipeline.gans.gan",
     "dcgan": "pipeline.gans.dcgan",
+    "pix2pix": "pipeline.gans.pix2pix",
 }
 # Names reserved by DESIGN.md for families that are not built yet.
-PLANNED = ("cgan", "sgan", "catgan", "pix2pix", "progan", "stylegan", "srgan", "stackgan")
+PLANNED = ("cgan", "sgan", "catgan", "progan", "stylegan", "srgan", "stackgan")
 
 
 def check_model_name(name: str, key: str = "--model") -> str:
@@ -33,6 +35,12 @@ def family_of(name: str) -> ModuleType:
     return importlib.import_module(FAMILIES[check_model_name(name)])
 
 
+def is_translation(name: str) -> bool:
+    """Whether `name` translates edge maps (`INPUT = "edges"`, pix2pix) instead of drawing
+    from noise: it trains on data/edges/pairs.npz and is fed edges, not latents."""
+    return getattr(family_of(name), "INPUT", "latent") == "edges"
+
+
 def build_gan(run, image_shape: tuple[int, int, int]):
     """Generator, discriminator and the adversarial wrapper for one resolved run config.
 
@@ -43,6 +51,7 @@ def build_gan(run, image_shape: tuple[int, int, int]):
 
     family = family_of(run.model)
     gan_class = getattr(family, "GAN_CLASS", AdversarialGAN)
+    options = getattr(family, "gan_options", None)
     return gan_class(
         family.build_generator(run, image_shape),
         family.build_discriminator(run, image_shape),
@@ -51,4 +60,5 @@ def build_gan(run, image_shape: tuple[int, int, int]):
         loss=run.train.loss,
         update=run.train.update,
         name=run.model,
+        **(options(run) if options else {}),
     )

@@ -45,3 +45,20 @@ def logit_head(name: str = "logit") -> keras.layers.Layer:
 def image_output(name: str = "image") -> keras.layers.Layer:
     """tanh to [-1, 1] in float32, matching the data scaling."""
     return keras.layers.Activation("tanh", dtype="float32", name=name)
+
+
+def normal_init(stddev: float = 0.02) -> keras.initializers.Initializer:
+    """N(0, stddev) weights, as DCGAN and pix2pix initialise their convolutions.
+
+    A new instance per layer: an unseeded Keras 3 initializer draws its seed once, so one
+    instance shared by two layers would give them identical weights.
+    """
+    return keras.initializers.RandomNormal(mean=0.0, stddev=stddev)
+
+
+def patch_logits(kernel_size: int, name: str = "logits") -> keras.layers.Layer:
+    """A convolutional discriminator's last layer: one real/fake logit per position of a
+    patch grid, [B, h, w, 1], in float32 like `logit_head`."""
+    return keras.layers.Conv2D(
+        1, kernel_size, padding="same", kernel_initializer=normal_init(), dtype="float32", name=name
+    )

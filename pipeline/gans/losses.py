@@ -53,3 +53,13 @@ def mean_probability(logits: tf.Tensor) -> tf.Tensor:
 
     These are the D(x) and D(G(z)) that seed 001 logs."""
     return tf.reduce_mean(tf.sigmoid(_flat(logits)), axis=1)
+
+
+def l1_loss(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:
+    """Per-example mean |target - output| over every pixel and channel: [batch].
+
+    pix2pix's reconstruction term (Isola et al., eq. 3): L1 rather than L2 because it
+    blurs less; it carries the low frequencies, the PatchGAN the high ones.
+    """
+    difference = tf.abs(tf.cast(target, tf.float32) - tf.cast(output, tf.float32))
+    return tf.reduce_mean(tf.reshape(difference, [tf.shape(difference)[0], -1]), axis=1)

@@ -1,0 +1,75 @@
+"""The commands of the translation models: the `edges` stage and `translate`.
+
+edges       data/edges/pairs.npz (Canny edge map | image, every image of both splits),
+            data/edges/preview.png (image | edges) and data/edges/stats.json
+translate   a user's own edge drawing (or photo) through a trained pix2pix generator,
+            at the input's size
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import load_params, parse_data, parse_edges
+from pipeline.errors import ConfigError, DataError
+
+
+def edges_command(params_path: Path) -> dict:
+    """Make the pairs of the fetched dataset with edges.*; returns the edge statistics."""
+    from pipeline.data import edges
+    from pipeline.data.store import load_dataset
+    from pipeline.images import save_png
+    from pipeline.stages import write_json
+
+    params = load_params(params_path)
+    cfg = parse_edges(params)
+    dataset = load_dataset(parse_data(params))
+    pairs = edges.make_pairs(dataset, cfg)
+    stats = edges.edge_stats(pairs)
+    edges.save_pairs(pairs, edges.PAIRS_FILE)
+    picture = edges.preview(pairs)
+    save_png(picture, edges.PREVIEW_FILE, scale=max(1, 512 // max(picture.shape[:2])))
+    write_json(stats, edges.STATS_FILE)
+    return stats
+
+
+def translate_command(model: str, source: Path, out: Path, kind: str = "auto") -> Path:
+    """Translate the picture at `source` with `model`'s generator; `out` has its size.
+
+    The edge settings and padding come from the pairs file the model was trained on, not
+    from params.yaml, so a drawing is prepared exactly as the training inputs were."""
+    from PIL import Image
+
+    from pipeline.data.drawing import content_box, drawing_to_edges, read_picture
+    from pipeline.data.edges import PAIRS_FILE, load_pairs_meta
+    from pipeline.data.loader import to_unit_range
+    from pipeline.gans import is_translation
+    from pipeline.images import save_png, to_uint8
+    from pipeline.stages import load_generator
+    from pipeline.training import sample_images
+
+    if not is_translation(model):
+        raise ConfigError(
+            f"{model} draws from noise, it does not translate; use `python -m pipeline sample "
+            f"--model {model}`, or translate with pix2pix"
+        )
+    picture = read_picture(source)
+    meta = load_pairs_meta(PAIRS_FILE)  # the edge settings and padding the model learnt on
+    generator = load_generator(model)
+    side = generator.inputs[0].shape[1]
+    if side != meta.side:
+        raise DataError(
+            f"{PAIRS_FILE} holds {meta.side}px pairs but the {model} generator takes {side}px; "
+            f"retrain it on these pairs: `dvc repro train@{model}`"
+        )
+    edges = drawing_to_edges(picture, meta.content_size, meta.pad, meta.edges, kind)
+    generated = sample_images(generator, to_unit_range(edges[None]))[0]  # [S, S, C]
+    # Cut out the picture's own area (the rest is padding and letterbox), then back to
+    # the picture's size.
+    height, width = picture.shape[:2]
+    top, left, h, w = content_box(height, width, meta.content_size, side)
+    pixels = to_uint8(generated[top : top + h, left : left + w])  # [h, w, C]
+    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    return save_png(np.asarray(image.resize((width, height), Image.BICUBIC)), Path(out))
