@@ -48,6 +48,11 @@ def grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.nda
     return canvas[..., 0] if channels == 1 else canvas
 
 
+def display_scale(picture: np.ndarray) -> int:
+    """The whole-number zoom that brings a small picture to about 512 px for viewing."""
+    return max(1, 512 // max(picture.shape[:2]))
+
+
 def save_png(picture: np.ndarray, target: Path, scale: int = 1) -> Path:
     image = Image.fromarray(picture)
     if scale > 1:

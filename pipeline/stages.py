@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline.config import RunConfig, load_params, parse_data, resolve_run
 from pipeline.errors import DataError, PipelineError
-from pipeline.images import atomic_path, save_loss_curves, save_png
+from pipeline.images import atomic_path, display_scale, save_loss_curves, save_png
 from pipeline.tracking import tracking_uri
 
 # TensorFlow is imported inside the commands that need it, so `fetch` and bad-params
@@ -140,7 +140,7 @@ def write_outputs(run: RunConfig, result, out: Path, run_id: str | None = None, 
     _save_keras(result.gan.generator, out / "generator.keras")
 
     picture = task.preview(result.gan.generator)
-    save_png(picture, out / "samples.png", scale=_display_scale(picture))
+    save_png(picture, out / "samples.png", scale=display_scale(picture))
     save_loss_curves(
         result.history, out / "loss_curves.png", title=f"{run.model} on {run.data.dataset}"
     )
@@ -167,10 +167,6 @@ def _save_keras(model, target: Path) -> None:
         commit()
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _display_scale(picture: np.ndarray) -> int:
-    return max(1, 512 // max(picture.shape[:2]))
 
 
 def _write_csv(rows: list[dict], columns: list[str], target: Path) -> None:
@@ -226,7 +222,7 @@ def sample_command(
         raise PipelineError("-n must be >= 1")
     task = task_for(resolve_run(load_params(params_path), model), with_training_data=False)
     picture = task.picture(load_generator(model), count, seed, columns)
-    return save_png(picture, out, scale=_display_scale(picture))
+    return save_png(picture, out, scale=display_scale(picture))
 
 
 # --- scoring: the evaluator, the reference statistics, a GAN's evaluation ------------------

@@ -20,7 +20,7 @@ def edges_command(params_path: Path) -> dict:
     """Make the pairs of the fetched dataset with edges.*; returns the edge statistics."""
     from pipeline.data import edges
     from pipeline.data.store import load_dataset
-    from pipeline.images import save_png
+    from pipeline.images import display_scale, save_png
     from pipeline.stages import write_json
 
     params = load_params(params_path)
@@ -30,7 +30,7 @@ def edges_command(params_path: Path) -> dict:
     stats = edges.edge_stats(pairs)
     edges.save_pairs(pairs, edges.PAIRS_FILE)
     picture = edges.preview(pairs)
-    save_png(picture, edges.PREVIEW_FILE, scale=max(1, 512 // max(picture.shape[:2])))
+    save_png(picture, edges.PREVIEW_FILE, scale=display_scale(picture))
     write_json(stats, edges.STATS_FILE)
     return stats
 

@@ -143,3 +143,35 @@ def test_evaluate_scores_pix2pix_on_the_test_pairs(labelled_pairs_repo, mlflow_s
     run_id = json.loads((repo / "models/pix2pix/run.json").read_text())["mlflow_run_id"]
     logged = MlflowClient(mlflow_store).get_run(run_id).data.metrics
     assert logged["psnr"] == pytest.approx(scores["psnr"])
+
+
+def test_a_64px_rgb_folder_trains_without_padding(tiny_repo, capsys):
+    """folder: datasets at 64 px (a power of two) need no padding; RGB gives 1 + 3 channels."""
+    folder = tiny_repo / "rgb"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(20):
+        pixels = rng.integers(0, 60, (64, 64, 3), dtype=np.uint8)
+        pixels[16:48, 16:48] = rng.integers(150, 255, 3, dtype=np.uint8)  # a coloured square
+        Image.fromarray(pixels, mode="RGB").save(folder / f"img_{i:02d}.png")
+    _set(tiny_repo, "data", dataset=f"folder:{folder}", image_size=64)
+    _set(tiny_repo, "edges", pad_to=None)
+    _set_model(tiny_repo, "pix2pix", **TINY_PIX2PIX)
+    for command in ("fetch", "edges"):
+        assert main(["--no-progress", command]) == 0
+    assert main(["--no-progress", "train", "--model", "pix2pix"]) == 0
+    generator = keras.saving.load_model(tiny_repo / "models/pix2pix/generator.keras")
+    assert generator.input_shape == (None, 64, 64, 1)
+    assert generator.output_shape == (None, 64, 64, 3)
+    drawing = tiny_repo / "drawing.png"
+    Image.fromarray(_drawing(90, 90)).save(drawing)
+    assert main(["translate", "--input", str(drawing), "--out", "out.png"]) == 0
+    assert Image.open(tiny_repo / "out.png").mode == "RGB"
+    assert Image.open(tiny_repo / "out.png").size == (90, 90)
+
+
+def test_a_side_the_unet_cannot_halve_is_a_clear_error(tiny_repo, capsys):
+    _set(tiny_repo, "edges", pad_to=None)  # 28 px: not a power of two
+    assert main(["--no-progress", "edges"]) == 2
+    assert "set edges.pad_to (e.g. 32)" in one_line_error(capsys)
+    assert not (tiny_repo / "data" / "edges" / "pairs.npz").exists()
