@@ -101,7 +101,10 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             preview=task.preview,
         )
         summary = write_outputs(run, result, out, tracker.run_id, task) if chief else {}
-        tracker.log_metrics({k: v for k, v in summary.items() if k != "steps"}, result.steps)
+        # The losses and FIDs are in MLflow already, point by point; only the throughput is new
+        # (logging the summary's epoch means again would add a second point at the last step).
+        if "images_per_sec" in summary:
+            tracker.log_metrics({"images_per_sec": summary["images_per_sec"]}, result.steps)
         for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
             tracker.log_artifact(out / name)
         tracker.log_generator(result.gan.generator)
