@@ -123,7 +123,8 @@ def _fid_probe(run: RunConfig, chief: bool, task):
 
     if not (chief and run.train.fid_every):
         return None
-    embedder, reference = load_embedder(), Reference.load()
+    embedder = load_embedder()  # first: a missing evaluator is the upstream cause to name
+    reference = Reference.load()
     count = min(run.train.fid_samples, task.max_samples or run.train.fid_samples)
     if count <= reference.mu.shape[0]:  # fail now, not after the first epoch
         raise DataError(
@@ -134,11 +135,10 @@ def _fid_probe(run: RunConfig, chief: bool, task):
     return FidProbe(embedder, reference, count, task)
 
 
-def write_outputs(run: RunConfig, result, out: Path, run_id: str | None = None, task=None):
-    """Write the declared outputs of a finished run, each atomically; returns train.json."""
-    from pipeline.tasks import LatentTask
+def write_outputs(run: RunConfig, result, out: Path, run_id: str | None, task) -> dict:
+    """Write the declared outputs of a finished run, each atomically; returns train.json.
 
-    task = task or LatentTask(run)
+    `task` (pipeline.tasks) draws samples.png: a latent grid or translation triptychs."""
     out.mkdir(parents=True, exist_ok=True)
     _save_keras(result.gan.generator, out / "generator.keras")
 

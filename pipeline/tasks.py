@@ -122,7 +122,7 @@ def task_for(run: RunConfig, *, with_training_data: bool = True):
         from pipeline.data.edges import PAIRS_FILE, load_pairs
         from pipeline.errors import DataError
 
-        pairs = load_pairs(PAIRS_FILE)
+        pairs = load_pairs(PAIRS_FILE, train=with_training_data)
         if pairs.dataset != run.data.dataset:
             raise DataError(
                 f"{PAIRS_FILE} was made from {pairs.dataset!r} but data.dataset is "

@@ -281,3 +281,12 @@ def test_content_box_is_where_a_wide_drawing_lands():
     inside = np.zeros_like(edges, bool)
     inside[top : top + h, left : left + w] = True
     assert edges[inside].any() and not edges[~inside].any()
+
+
+def test_load_pairs_can_skip_the_training_split(tmp_path):
+    pairs = make_pairs(tiny_dataset(), CFG)
+    save_pairs(pairs, tmp_path / "pairs.npz")
+    test_only = load_pairs(tmp_path / "pairs.npz", train=False)
+    np.testing.assert_array_equal(test_only.test, pairs.test)
+    assert test_only.train.shape == (0, *pairs.train.shape[1:])
+    assert (test_only.side, test_only.pad) == (pairs.side, pairs.pad)

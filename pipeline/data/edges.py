@@ -266,14 +266,20 @@ def load_pairs_meta(path: Path = PAIRS_FILE) -> PairsMeta:
         raise _unreadable(path, error) from None
 
 
-def load_pairs(path: Path = PAIRS_FILE) -> Pairs:
-    """Read what `save_pairs` wrote; a missing or damaged file is a DataError naming the fix."""
+def load_pairs(path: Path = PAIRS_FILE, *, train: bool = True) -> Pairs:
+    """Read what `save_pairs` wrote; a missing or damaged file is a DataError naming the fix.
+
+    `train=False` skips decompressing the training split (123 MB for Fashion-MNIST) for
+    commands that only translate test pairs; `Pairs.train` is then empty [0, S, S, 1 + C].
+    """
     path = Path(path)
     _require(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             meta = _read_meta(npz)
-            pairs = Pairs(npz["train"], npz["test"], meta.pad, meta.dataset, meta.edges)
+            test = npz["test"]
+            train_pairs = npz["train"] if train else test[:0]
+            pairs = Pairs(train_pairs, test, meta.pad, meta.dataset, meta.edges)
     except _READ_ERRORS as error:
         raise _unreadable(path, error) from None
     problem = _problem(pairs)
