@@ -30,7 +30,8 @@ def untrained_scores(params: dict, model: str) -> dict[str, float]:
     cfg = parse_evaluate(params)
     task = task_for(run)
     shape = task.train_images.shape[1:]
-    gan = build_compiled_gan(run, shape, tf.distribute.get_strategy())
+    classes = task.train_labels.num_classes if task.train_labels else 0  # cgan, sgan, catgan
+    gan = build_compiled_gan(run, shape, tf.distribute.get_strategy(), classes)
     images = task.images(gan.generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
     return score(load_embedder(cfg.batch_size)(images), Reference.load(), cfg)
 

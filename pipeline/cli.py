@@ -70,13 +70,19 @@ def _parser() -> argparse.ArgumentParser:
         "sample",
         help="draw a grid of samples from a trained generator",
         description="Write a PNG grid of N samples drawn with a seeded latent (for pix2pix: "
-        "N test pairs drawn with the seed, each as edges | generated | real).",
+        "N test pairs drawn with the seed, each as edges | generated | real; for cgan: N "
+        "samples of --label, or without it a row of N/K samples per class).",
     )
     sample.add_argument("--model", required=True, help="model name, e.g. dcgan")
     sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     sample.add_argument("--columns", type=int, default=None, help="grid columns")
     sample.add_argument("--out", type=Path, required=True, help="output PNG")
+    sample.add_argument(
+        "--label",
+        default=None,
+        help="cgan: the class to draw, by name or index (e.g. sneaker or 7)",
+    )
 
     translate = commands.add_parser(
         "translate",
@@ -125,7 +131,7 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "sample":
         check_model_name(args.model)
         out = stages.sample_command(
-            args.params, args.model, args.n, args.seed, args.out, args.columns
+            args.params, args.model, args.n, args.seed, args.out, args.columns, args.label
         )
         print(f"wrote {out}")
     elif args.command == "translate":

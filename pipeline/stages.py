@@ -2,6 +2,7 @@
 
 Outputs of `train --model NAME` (dvc.yaml declares them):
     models/NAME/generator.keras   the trained generator (keras.saving.load_model)
+    models/NAME/discriminator.keras   the trained discriminator (sgan/catgan: the classifier)
     models/NAME/samples.png       a grid from fixed latents
     models/NAME/loss_curves.png   losses and D(x), D(G(z)) over the steps
     models/NAME/history.csv       the same numbers, drawn by `dvc plots show`
@@ -87,8 +88,11 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
                 **run.flat_params(),
                 "data.image_shape": list(images.shape[1:]),
                 "data.train_images": len(images),
+                **_label_params(task.train_labels),
             }
         )
+        if task.train_labels is not None and len(task.train_labels.labelled) < len(images):
+            tracker.log_dict(_labelled_subset(run, task.train_labels), "labelled_subset.json")
         from pipeline.training import train
 
         result = train(
@@ -99,12 +103,16 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             progress=progress,
             fid_probe=probe,
             preview=task.preview,
+            labels=task.train_labels,
         )
-        summary = write_outputs(run, result, out, tracker.run_id, task) if chief else {}
-        # The losses and FIDs are in MLflow already, point by point; only the throughput is new
-        # (logging the summary's epoch means again would add a second point at the last step).
-        if "images_per_sec" in summary:
-            tracker.log_metrics({"images_per_sec": summary["images_per_sec"]}, result.steps)
+        extra = _baseline_scores(run, task, progress) if chief else {}
+        summary = write_outputs(run, result, out, tracker.run_id, task, extra) if chief else {}
+        # The losses and FIDs are in MLflow already, point by point; only the throughput and
+        # the baseline are new (logging the summary's epoch means again would add a second
+        # point at the last step).
+        new = {k: v for k, v in summary.items() if k == "images_per_sec" or k in extra}
+        if new:
+            tracker.log_metrics(new, result.steps)
         for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
             tracker.log_artifact(out / name)
         tracker.log_generator(result.gan.generator)
@@ -115,6 +123,42 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     if chief:
         store.clear()
     return summary
+
+
+def _label_params(labels) -> dict:
+    """What MLflow records of the labels a run saw (none for a model without labels)."""
+    if labels is None:
+        return {}
+    return {"labels.classes": labels.num_classes, "labels.labelled": len(labels.labelled)}
+
+
+def _labelled_subset(run: RunConfig, labels) -> dict:
+    """The labelled subset of a semi-supervised run, so it can be repeated or checked."""
+    return {
+        "model": run.model,
+        "dataset": run.data.dataset,
+        "seed": run.train.seed,
+        "per_class": int(len(labels.labelled) // max(labels.num_classes, 1)),
+        "indices": [int(i) for i in labels.labelled],
+        "labels": [int(labels.labels[i]) for i in labels.labelled],
+    }
+
+
+def _baseline_scores(run: RunConfig, task, progress: bool) -> dict:
+    """baseline_accuracy of a semi-supervised classifier family (pipeline.baseline), and
+    how many labelled images both it and the GAN saw."""
+    from pipeline.gans import is_classifier
+
+    if not (is_classifier(run.model) and task.sees_labels):
+        return {}
+    from pipeline.baseline import train_baseline
+    from pipeline.label_metrics import accuracy
+
+    baseline = train_baseline(run, task.train_images, task.train_labels, progress)
+    return {
+        "baseline_accuracy": accuracy(task.classify(baseline), task.dataset.y_test),
+        "labelled_images": len(task.train_labels.labelled),
+    }
 
 
 def _fid_probe(run: RunConfig, chief: bool, task):
@@ -135,12 +179,17 @@ def _fid_probe(run: RunConfig, chief: bool, task):
     return FidProbe(embedder, reference, count, task)
 
 
-def write_outputs(run: RunConfig, result, out: Path, run_id: str | None, task) -> dict:
-    """Write the declared outputs of a finished run, each atomically; returns train.json.
+def write_outputs(
+    run: RunConfig, result, out: Path, run_id: str | None, task, extra: dict | None = None
+) -> dict:
+    """Write the declared outputs of a finished run, each atomically; returns train.json,
+    which gets the `extra` values too (the SGAN baseline's accuracy).
 
-    `task` (pipeline.tasks) draws samples.png: a latent grid or translation triptychs."""
+    `task` (pipeline.tasks) draws samples.png: a latent grid, a row per class, or
+    translation triptychs."""
     out.mkdir(parents=True, exist_ok=True)
     _save_keras(result.gan.generator, out / "generator.keras")
+    _save_keras(result.gan.discriminator, out / "discriminator.keras")
 
     picture = task.preview(result.gan.generator)
     save_png(picture, out / "samples.png", scale=display_scale(picture))
@@ -158,6 +207,7 @@ def write_outputs(run: RunConfig, result, out: Path, run_id: str | None, task) -
     if fid_rows:
         summary |= {k: float(fid_rows[-1][k]) for k in fid_keys}
     summary |= {"steps": result.steps, "images_per_sec": round(result.images_per_sec, 1)}
+    summary |= extra or {}
     write_json(summary, out / "train.json")
     write_json({"mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, out / "run.json")
     return summary
@@ -198,6 +248,11 @@ def load_generator(model: str):
     return _load_keras(model_dir(model) / "generator.keras", stage=f"train@{model}")
 
 
+def load_discriminator(model: str):
+    """The trained discriminator of `model` (sgan/catgan: the classifier)."""
+    return _load_keras(model_dir(model) / "discriminator.keras", stage=f"train@{model}")
+
+
 def _load_keras(path: Path, stage: str):
     """A saved Keras model; missing or unreadable, a one-line error naming the stage."""
     import keras
@@ -216,15 +271,30 @@ def _load_keras(path: Path, stage: str):
 
 
 def sample_command(
-    params_path: Path, model: str, count: int, seed: int, out: Path, columns: int | None
+    params_path: Path,
+    model: str,
+    count: int,
+    seed: int,
+    out: Path,
+    columns: int | None,
+    label: str | None = None,
 ) -> Path:
-    """A grid of `count` samples (triptychs of test pairs for a translation model)."""
-    from pipeline.tasks import task_for
+    """A grid of `count` samples (triptychs of test pairs for a translation model); of
+    class `label` (a name or an index) for a conditional model, else a row per class."""
+    from pipeline.data.labels import class_index
+    from pipeline.tasks import ConditionalTask, task_for
 
     if count < 1:
         raise PipelineError("-n must be >= 1")
     task = task_for(resolve_run(load_params(params_path), model), with_training_data=False)
-    picture = task.picture(load_generator(model), count, seed, columns)
+    options = {}
+    if label is not None:
+        if not isinstance(task, ConditionalTask):
+            raise PipelineError(
+                f"--label needs a conditional model (cgan); {model}'s generator takes no label"
+            )
+        options["label"] = class_index(label, task.class_names)
+    picture = task.picture(load_generator(model), count, seed, columns, **options)
     return save_png(picture, out, scale=display_scale(picture))
 
 
@@ -315,7 +385,9 @@ def evaluate_command(params_path: Path, model: str) -> dict:
     generator = load_generator(model)
     reference, embedder = Reference.load(), load_embedder(cfg.batch_size)
     images = task.images(generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
-    scores = score(embedder(images), reference, cfg) | task.paired_scores(images)
+    embedding = embedder(images)
+    scores = score(embedding, reference, cfg)
+    scores |= task.extra_scores(images, embedding, model_dir(model))
     if cfg.inception_weights:
         scores["fid_inception"] = fid_inception(images, reference, cfg)
     write_json(scores, model_dir(model) / "metrics.json")

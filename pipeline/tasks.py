@@ -1,23 +1,29 @@
-"""What a generator is fed: noise (gan, dcgan) or edge maps (pix2pix).
+"""What a generator is fed and what its model is scored on: noise (gan, dcgan), noise and
+a class (cgan), noise with a classifying discriminator (sgan, catgan) or edge maps (pix2pix).
 
 The stages train, draw and score every model through a task, so they never branch on the
 model's name. A task knows:
     train_images        the uint8 array the training loop iterates ([N, H, W, C]; for a
                         translation model the pairs, [N, S, S, 1 + C])
+    train_labels        the labels training sees (pipeline.data.labels), or None
     max_samples         how many distinct samples `images` can give (None: unlimited)
     preview(g)          the picture of a generator: samples.png and the per-epoch grids
     picture(g, n, seed) the `sample` command's picture
     images(g, n, seed)  float images in [-1, 1] to score against the real test split (the
                         reference statistics), at the evaluator's image size
-    paired_scores(imgs) scores that need a target per image (l1, psnr, ssim), or none
+    extra_scores(images, embedding, model_dir)   the model's own scores beside FID & co:
+                        paired (l1, psnr, ssim), conditional or classifier accuracies
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from pipeline.config import RunConfig
-from pipeline.gans import is_translation
+from pipeline.data.labels import TrainingLabels, training_labels
+from pipeline.gans import is_conditional, is_translation, label_plan
 from pipeline.images import grid
 
 
@@ -25,6 +31,7 @@ class LatentTask:
     """A generator of noise: G(z) -> image."""
 
     max_samples = None  # latents are unlimited
+    train_labels = None
 
     def __init__(self, run: RunConfig, train_images: np.ndarray | None = None):
         self.run = run
@@ -43,12 +50,134 @@ class LatentTask:
 
         return generate(generator, count, seed, batch_size)
 
-    def paired_scores(self, images: np.ndarray) -> dict[str, float]:
+    def extra_scores(self, images, embedding, model_dir: Path) -> dict[str, float]:
         return {}
+
+
+class ConditionalTask(LatentTask):
+    """A class-conditional generator: G(z, y) -> an image of class y (cgan)."""
+
+    def __init__(self, run: RunConfig, labels: TrainingLabels, train_images=None):
+        super().__init__(run, train_images)
+        self.train_labels = labels
+        self.class_names = labels.class_names
+
+    def _draw(self, generator, latents: np.ndarray, classes: np.ndarray, batch_size=500):
+        from pipeline.training import sample_images
+
+        batches = [
+            sample_images(generator, [latents[i : i + batch_size], classes[i : i + batch_size]])
+            for i in range(0, len(latents), batch_size)
+        ]
+        return np.concatenate(batches)
+
+    def class_rows(self, generator, latents: np.ndarray) -> np.ndarray:
+        """One row per class, one column per latent (the same latents in every row, so a
+        column shows what the label alone changes): the picture of samples.png."""
+        count, classes = len(latents), len(self.class_names)
+        labels = np.repeat(np.arange(classes, dtype=np.int32), count)
+        images = self._draw(generator, np.tile(latents, (classes, 1)), labels)
+        return grid(images, columns=count)
+
+    def preview(self, generator) -> np.ndarray:
+        from pipeline.data.loader import fixed_latents
+
+        cfg = self.run.train
+        return self.class_rows(generator, fixed_latents(cfg.sample_grid, cfg.latent_dim, cfg.seed))
+
+    def picture(self, generator, count, seed, columns=None, label: int | None = None):
+        """`count` samples of class `label`, or without one a row per class of
+        ceil(count / K) samples each."""
+        latent_dim = self.run.train.latent_dim
+        rng = np.random.default_rng(seed)
+        if label is None:
+            per_class = -(-count // len(self.class_names))
+            return self.class_rows(generator, _normal(rng, per_class, latent_dim))
+        classes = np.full(count, label, dtype=np.int32)
+        return grid(self._draw(generator, _normal(rng, count, latent_dim), classes), columns)
+
+    def requested_labels(self, count: int) -> np.ndarray:
+        """The classes `images` asks for: 0, 1, ..., K-1, 0, 1, ... (balanced, like the
+        test split of a balanced dataset)."""
+        return (np.arange(count) % len(self.class_names)).astype(np.int32)
+
+    def images(self, generator, count, seed, batch_size=500) -> np.ndarray:
+        latents = _normal(np.random.default_rng(seed), count, self.run.train.latent_dim)
+        return self._draw(generator, latents, self.requested_labels(count), batch_size)
+
+    def extra_scores(self, images, embedding, model_dir: Path) -> dict[str, float]:
+        from pipeline.label_metrics import conditional_scores
+
+        if not embedding.classes:  # a rotation evaluator has no classes to check against
+            return {}
+        requested = self.requested_labels(len(images))
+        return conditional_scores(embedding.probabilities, requested, self.class_names)
+
+
+class ClassifierTask(LatentTask):
+    """An unconditional generator whose discriminator is the product: a K-way classifier
+    (sgan, catgan), scored on the real test split."""
+
+    def __init__(self, run: RunConfig, dataset, labels: TrainingLabels, train_images=None):
+        super().__init__(run, train_images)
+        self.dataset, self.train_labels = dataset, labels
+
+    @property
+    def sees_labels(self) -> bool:
+        return len(self.train_labels.labelled) > 0
+
+    def classify(self, discriminator, batch_size: int = 500) -> np.ndarray:
+        """The discriminator's class of every real test image: int [N]."""
+        from pipeline.gans import family_of
+
+        gan_class = family_of(self.run.model).GAN_CLASS
+        return predict_classes(discriminator, gan_class, self.dataset.x_test, batch_size)
+
+    def classifier_scores(self, discriminator) -> dict[str, float]:
+        """`accuracy` when training saw labels; `clustering_accuracy` always."""
+        from pipeline.label_metrics import accuracy, clustering_accuracy
+
+        predicted, true = self.classify(discriminator), self.dataset.y_test
+        scores = {"clustering_accuracy": clustering_accuracy(predicted, true)}
+        if self.sees_labels:
+            scores = {"accuracy": accuracy(predicted, true), **scores}
+        return scores
+
+    def extra_scores(self, images, embedding, model_dir: Path) -> dict[str, float]:
+        """The saved discriminator's scores on the test split, and the baseline's (measured
+        when it was trained, pipeline.baseline) from train.json."""
+        import json
+
+        from pipeline.stages import load_discriminator
+
+        scores = self.classifier_scores(load_discriminator(self.run.model))
+        trained = model_dir / "train.json"
+        if trained.is_file():
+            summary = json.loads(trained.read_text())
+            scores |= {k: v for k, v in summary.items() if k.startswith("baseline_")}
+        return scores
+
+
+def predict_classes(discriminator, gan_class, images: np.ndarray, batch_size: int = 500):
+    """argmax of a classifying discriminator's class logits over uint8 images: int [N]."""
+    from pipeline.data.loader import to_unit_range
+
+    predicted = []
+    for i in range(0, len(images), batch_size):
+        out = discriminator(to_unit_range(images[i : i + batch_size]), training=False)
+        logits = gan_class.class_logits(out)
+        predicted.append(np.argmax(np.asarray(logits), axis=1))
+    return np.concatenate(predicted).astype(np.int64)
+
+
+def _normal(rng: np.random.Generator, count: int, latent_dim: int) -> np.ndarray:
+    return rng.standard_normal((count, latent_dim)).astype(np.float32)
 
 
 class TranslationTask:
     """A translation model: G(edge map) -> image, trained and scored on the edge pairs."""
+
+    train_labels = None
 
     def __init__(self, run: RunConfig, pairs):
         self.run, self.pairs = run, pairs
@@ -115,6 +244,9 @@ class TranslationTask:
 
         return paired_scores(images, self.real_images(len(images)))
 
+    def extra_scores(self, images, embedding, model_dir: Path) -> dict[str, float]:
+        return self.paired_scores(images)
+
 
 def task_for(run: RunConfig, *, with_training_data: bool = True):
     """The task of `run.model`, with the data it needs loaded (train split optional)."""
@@ -129,17 +261,25 @@ def task_for(run: RunConfig, *, with_training_data: bool = True):
                 f"{run.data.dataset!r}; remake it: `dvc repro edges`"
             )
         return TranslationTask(run, pairs)
-    images = None
-    if with_training_data:
-        from pipeline.data.store import load_dataset
+    from pipeline.data.store import load_dataset
 
-        images = load_dataset(run.data).x_train
-    return LatentTask(run, images)
+    plan = label_plan(run.model, run)
+    if plan is None:
+        return LatentTask(run, load_dataset(run.data).x_train if with_training_data else None)
+    dataset = load_dataset(run.data)
+    labels = training_labels(plan, dataset.y_train, dataset.class_names, run.train.seed, run.model)
+    images = dataset.x_train if with_training_data else None
+    if is_conditional(run.model):
+        return ConditionalTask(run, labels, images)
+    return ClassifierTask(run, dataset, labels, images)
 
 
-def default_preview(run: RunConfig, images: np.ndarray):
-    """The picture `train` draws each epoch when the caller gave none: the latent grid,
-    or for a translation model triptychs of the first training pairs (tests, benches)."""
+def default_preview(run: RunConfig, images: np.ndarray, labels: TrainingLabels | None = None):
+    """The picture `train` draws each epoch when the caller gave none: the latent grid (a
+    row per class for a conditional model), or for a translation model triptychs of the
+    first training pairs (tests, benches)."""
+    if is_conditional(run.model):
+        return ConditionalTask(run, labels).preview
     if not is_translation(run.model):
         return LatentTask(run).preview
     from pipeline.config import parse_edges

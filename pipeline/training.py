@@ -20,10 +20,11 @@ from tqdm import tqdm
 
 from pipeline.checkpoints import CheckpointStore
 from pipeline.config import RunConfig
+from pipeline.data.labels import TrainingLabels
 from pipeline.data.loader import StepPlan, fixed_latents, training_dataset
 from pipeline.distribute import is_chief, make_optimizer, make_strategy, precision_policy
 from pipeline.errors import ConfigError, TrainingError
-from pipeline.gans import build_gan, family_of
+from pipeline.gans import build_gan, family_of, label_plan
 from pipeline.images import grid
 from pipeline.tasks import default_preview
 from pipeline.tracking import NullTracker
@@ -65,13 +66,15 @@ def state_variables(gan) -> list:
     return ordered
 
 
-def build_compiled_gan(run: RunConfig, image_shape, strategy: tf.distribute.Strategy):
+def build_compiled_gan(
+    run: RunConfig, image_shape, strategy: tf.distribute.Strategy, num_classes: int = 0
+):
     """Build the GAN, its two Adam optimizers and their slots inside `strategy`'s scope."""
     import keras
 
     keras.utils.set_random_seed(run.train.seed)  # the same initial weights for a seed
     with strategy.scope():
-        gan = build_gan(run, tuple(image_shape))
+        gan = build_gan(run, tuple(image_shape), num_classes)
         gan.compile(
             d_optimizer=make_optimizer(run.train.lr, run.train.beta1, run.train.precision),
             g_optimizer=make_optimizer(run.train.lr, run.train.beta1, run.train.precision),
@@ -152,6 +155,7 @@ def train(
     progress: bool = True,
     fid_probe: FidProbe | None = None,
     preview: Callable[[object], np.ndarray] | None = None,
+    labels: TrainingLabels | None = None,
 ) -> TrainResult:
     """Train one GAN on uint8 `images` [N, H, W, C]; resumes from `checkpoint_dir`.
 
@@ -159,7 +163,8 @@ def train(
     1 + C]. With a `fid_probe`, every `train.fid_every` epochs its value joins the epoch's
     last history row (and the checkpoint written right after it), MLflow and the
     callbacks. `preview(generator)` draws the per-epoch picture MLflow keeps (default: a
-    grid from the fixed latents, or triptychs of the first pairs).
+    grid from the fixed latents, or triptychs of the first pairs). A label-aware family
+    (cgan, sgan, catgan) needs the `labels` it sees (pipeline.data.labels).
     """
     tracker = tracker or NullTracker()
     cfg = run.train
@@ -176,11 +181,13 @@ def train(
             f"train.batch_size ({cfg.batch_size}) must divide evenly over "
             f"{strategy.num_replicas_in_sync} replicas"
         )
+    labels = _check_labels(run, labels, len(images), cfg.batch_size)
     total_steps = cfg.epochs * plan.steps_per_epoch
     store = CheckpointStore(checkpoint_dir, run.fingerprint())
 
     with precision_policy(cfg.precision):
-        gan = build_compiled_gan(run, images.shape[1:], strategy)
+        num_classes = labels.num_classes if labels else 0
+        gan = build_compiled_gan(run, images.shape[1:], strategy, num_classes)
         variables = state_variables(gan)
         history: list[dict] = []
         window = _Window(gan.metric_names)
@@ -207,7 +214,7 @@ def train(
                 callback.on_checkpoint(step)
 
         train_step = distributed_step(gan, strategy, cfg.jit_compile)
-        preview = preview or default_preview(run, images)
+        preview = preview or default_preview(run, images, labels)
         augment = augmentation_for(run, images.shape[1:])
         bar = tqdm(
             total=total_steps,
@@ -229,6 +236,7 @@ def train(
                 epoch=epoch,
                 first_step_in_epoch=offset,
                 augment=augment,
+                labels=labels,
             )
             for batch in _distribute(dataset, strategy):
                 started = time.perf_counter()
@@ -261,6 +269,22 @@ def train(
 
     rate = timed_images / timed_seconds if timed_seconds > 0 else float("nan")
     return TrainResult(gan, step, history, rate, timed_seconds, resumed_from)
+
+
+def _check_labels(run: RunConfig, labels, num_images: int, batch_size: int):
+    """The labels a label-aware family needs (and only it gets), checked against the data."""
+    if label_plan(run.model, run) is None:
+        return None
+    if labels is None:
+        raise ConfigError(f"{run.model} trains on labels; pass train(..., labels=...)")
+    if len(labels.labels) != num_images:
+        raise ConfigError(f"{len(labels.labels)} labels for {num_images} training images")
+    if labels.per_batch >= batch_size:
+        raise ConfigError(
+            f"models.{run.model}.labelled_per_batch ({labels.per_batch}) must be below the "
+            f"batch size ({batch_size}): the other slots carry the unlabelled images"
+        )
+    return labels
 
 
 def augmentation_for(run: RunConfig, image_shape):

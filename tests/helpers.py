@@ -45,3 +45,32 @@ def one_line_error(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     return err[0]
+
+
+CLASS_NAMES = tuple(f"class{i}" for i in range(10))
+# Small labelled subsets for the tiny runs: 2 per class, 2 slots of each minibatch.
+TINY_LABELS = {"labels_per_class": 2, "labelled_per_batch": 2}
+
+
+def tiny_labels(run, count: int):
+    """What a label-aware family trains on for `count` images of balanced classes 0-9
+    (image i has class i % 10); None for a family without labels."""
+    import numpy as np
+
+    from pipeline.data.labels import training_labels
+    from pipeline.gans import label_plan
+
+    plan = label_plan(run.model, run)
+    if plan is None:
+        return None
+    classes = np.arange(count, dtype=np.int64) % len(CLASS_NAMES)
+    return training_labels(plan, classes, CLASS_NAMES, run.train.seed, run.model)
+
+
+def set_params(repo, section: str, **values) -> None:
+    """Update one section of `repo`/params.yaml (created if missing) with `values`."""
+    import yaml
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params.setdefault(section, {}).update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))

@@ -5,18 +5,11 @@ import json
 import keras
 import numpy as np
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from pipeline.cli import main
-from tests.helpers import one_line_error
-
-
-def _set(repo, section, **values):
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params[section].update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+from tests.helpers import one_line_error, set_params
 
 
 def _runs(mlflow_store, name):
@@ -27,7 +20,7 @@ def _runs(mlflow_store, name):
 
 
 def test_train_writes_outputs_and_one_mlflow_run(tiny_repo, mlflow_store, capsys):
-    _set(tiny_repo, "train", lr=3e-4)
+    set_params(tiny_repo, "train", lr=3e-4)
     assert main(["--no-progress", "train", "--model", "dcgan"]) == 0
     out = tiny_repo / "models" / "dcgan"
     assert {p.name for p in out.iterdir()} == {
@@ -113,7 +106,7 @@ def test_unknown_model_is_one_line_listing_valid_models(tiny_repo, capsys):
 
 
 def test_wrong_param_type_names_the_key(tiny_repo, capsys):
-    _set(tiny_repo, "train", lr="fast")
+    set_params(tiny_repo, "train", lr="fast")
     assert main(["train", "--model", "gan"]) == 2
     assert "train.lr must be a number, got 'fast'" in one_line_error(capsys)
 
@@ -135,7 +128,7 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
     tiny_repo, mlflow_store, capsys
 ):
     # An absurd learning rate: step 1 is finite, then the weights overflow.
-    _set(tiny_repo, "train", lr=1e30, checkpoint_every=1)
+    set_params(tiny_repo, "train", lr=1e30, checkpoint_every=1)
     assert main(["--no-progress", "train", "--model", "gan"]) == 4
     line = one_line_error(capsys)
     assert "became nan" in line or "became inf" in line

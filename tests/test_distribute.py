@@ -9,21 +9,28 @@ import tensorflow as tf
 from pipeline.config import resolve_run
 from pipeline.distribute import make_strategy
 from pipeline.training import train
+from tests.helpers import TINY_LABELS, tiny_labels
 
 
 def _train(params, model, images, tmp_path, strategy):
     run = resolve_run(params, model)
-    result = train(run, images, checkpoint_dir=tmp_path, strategy=strategy, progress=False)
+    labels = tiny_labels(run, len(images))
+    result = train(
+        run, images, checkpoint_dir=tmp_path, strategy=strategy, progress=False, labels=labels
+    )
     weights = [v.numpy() for v in result.gan.generator.weights + result.gan.discriminator.weights]
     losses = [[row[k] for k in ("d_loss", "g_loss", "d_real", "d_fake")] for row in result.history]
     return weights, np.array(losses)
 
 
-@pytest.mark.parametrize("model", ["gan", "dcgan"])
+# sgan: feature matching and the labelled mean all-reduce over the replicas; catgan: the
+# class marginals; cgan: labels split with the images.
+@pytest.mark.parametrize("model", ["gan", "dcgan", "cgan", "sgan", "catgan"])
 def test_mirrored_on_two_devices_matches_one_device(tiny_params, tiny_images, tmp_path, model):
     cpus = tf.config.list_logical_devices("CPU")
     assert len(cpus) == 2, "conftest should have made two logical CPUs"
     params = copy.deepcopy(tiny_params)
+    params["models"]["sgan"].update(TINY_LABELS)
     # Dropout masks are drawn per replica, so they cannot match one device's; the
     # equivalence is about gradients, losses and (synchronised) batch statistics.
     params["train"].update(dropout=0.0, epochs=1, steps_per_epoch=3, batch_size=8)

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import write_labelled_folder
+from tests.helpers import TINY_LABELS, write_labelled_folder
 
 REPO = Path(__file__).resolve().parents[1]
+MODELS = ("gan", "dcgan", "pix2pix", "cgan", "sgan", "catgan")  # params.yaml's train.models
 
 
 def _sh(cwd, *command, env):
@@ -59,6 +60,8 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
         epochs=1, steps_per_epoch=2, log_every=1, fid_every=1, fid_samples=200
     )
     tiny_params["models"]["pix2pix"].update(filters=4, d_filters=4, batch_size=8)
+    tiny_params["models"]["sgan"].update(TINY_LABELS)
+    assert tuple(tiny_params["train"]["models"]) == MODELS
     (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
 
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
@@ -77,9 +80,10 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     _sh(repo, "dvc", "repro", env=env)
     for output in ("pairs.npz", "preview.png", "stats.json"):
         assert (repo / "data" / "edges" / output).is_file(), f"edges/{output} missing"
-    for model in ("gan", "dcgan", "pix2pix"):
+    for model in MODELS:
         for output in (
             "generator.keras",
+            "discriminator.keras",
             "samples.png",
             "loss_curves.png",
             "history.csv",
@@ -93,8 +97,16 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     status = _sh(repo, "git", "status", "--porcelain", env=env)
     assert "mlruns" not in status and "models/" not in status.replace("dvc.lock", "")
     runs = _newest_runs(repo)
-    assert {"gan", "dcgan", "pix2pix"} <= set(runs)
+    assert set(MODELS) <= set(runs)
     assert {"l1", "psnr", "ssim", "fid", "fid140"} <= set(runs["pix2pix"].data.metrics)
+    own_scores = {
+        "cgan": {"conditional_accuracy", "class_accuracy/circle"},
+        "sgan": {"accuracy", "baseline_accuracy", "clustering_accuracy"},
+        "catgan": {"clustering_accuracy"},
+    }
+    for model, keys in own_scores.items():
+        scores = json.loads((repo / "models" / model / "metrics.json").read_text())
+        assert keys <= set(scores) and keys <= set(runs[model].data.metrics), model
     assert runs["dcgan"].data.params["train.lr"] == "0.0002"
     assert runs["dcgan"].data.tags["git_commit"]
     assert {"fid", "kid", "precision", "recall", "fid200"} <= set(runs["dcgan"].data.metrics)
@@ -116,7 +128,7 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     _sh(repo, "git", "commit", "-qm", "baseline", env=env)
     _sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.0005", env=env)
     runs = _newest_runs(repo)
-    for model in ("gan", "dcgan", "pix2pix"):
+    for model in MODELS:
         assert runs[model].data.params["train.lr"] == "0.0005"
         assert "fid" in runs[model].data.metrics  # evaluate@ re-scored the retrained GAN
         assert runs[model].data.tags.get("dvc_experiment")

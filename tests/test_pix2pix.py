@@ -206,7 +206,7 @@ def test_generator_objective_matches_a_hand_computation(objective):
     real = rng.uniform(-1, 1, (BATCH, S, S, 2)).astype(np.float32)
     fake = rng.uniform(-1, 1, (BATCH, S, S, 1)).astype(np.float32)
     logits = rng.normal(0, 2, (BATCH, S // 2, S // 2, 1)).astype(np.float32)
-    got = {k: float(v) for k, v in gan._generator_objective(real, fake, logits).items()}
+    got = {k: float(v) for k, v in gan._generator_objective(real, None, fake, logits, None).items()}
     # -log sigmoid(l) = softplus(-l), averaged over the patch grid, then over the batch
     g_gan = np.mean([_softplus(-logits[i]).mean() for i in range(BATCH)])
     g_l1 = np.mean([np.abs(real[i, ..., 1:] - fake[i]).mean() for i in range(BATCH)])

@@ -4,14 +4,13 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 from mlflow.tracking import MlflowClient
 
 from pipeline.cli import main
 from pipeline.errors import DataError
 from pipeline.evaluator import Embedder, build_evaluator, rotated
 from pipeline.scoring import FidProbe, Reference, fid_key
-from tests.helpers import one_line_error, write_image_folder, write_labelled_folder
+from tests.helpers import one_line_error, set_params, write_image_folder, write_labelled_folder
 
 
 @pytest.fixture
@@ -71,17 +70,11 @@ def test_fid_probe_ranks_a_collapsed_generator_below_a_faithful_one(embedder):
     assert 0.0 <= probe(faithful) < probe(collapsed) / 10
 
 
-def _set(repo, section, **values):
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params[section].update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
-
-
 @pytest.fixture
 def labelled_repo(tiny_repo):
     """tiny_repo with a labelled two-class folder dataset fetched instead."""
     write_labelled_folder(tiny_repo / "labelled")
-    _set(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
+    set_params(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
     assert main(["--no-progress", "fetch"]) == 0
     return tiny_repo
 
@@ -98,7 +91,7 @@ def test_evaluator_reference_train_with_fid_then_evaluate(labelled_repo, mlflow_
     assert {"fid", "kid", "kid_std", "classifier_score", "precision", "recall"} <= set(floor)
     assert all(np.isfinite(v) for v in floor.values())
 
-    _set(repo, "train", fid_every=1, fid_samples=200)
+    set_params(repo, "train", fid_every=1, fid_samples=200)
     assert main(["--no-progress", "train", "--model", "gan"]) == 0
     out = repo / "models/gan"
     fid_rows = (out / "fid.csv").read_text().splitlines()
@@ -120,7 +113,7 @@ def test_evaluator_reference_train_with_fid_then_evaluate(labelled_repo, mlflow_
 def test_missing_evaluator_is_a_one_line_error_naming_the_stage(tiny_repo, capsys):
     assert main(["--no-progress", "reference"]) == 3
     assert "dvc repro evaluator" in capsys.readouterr().err
-    _set(tiny_repo, "train", fid_every=1)
+    set_params(tiny_repo, "train", fid_every=1)
     assert main(["--no-progress", "train", "--model", "gan"]) == 3
     assert "dvc repro evaluator" in capsys.readouterr().err
 
@@ -138,7 +131,7 @@ def test_unlabelled_folder_gets_a_rotation_evaluator_and_no_classifier_score(tin
     """A user's own unlabelled images still run the whole pipeline: the evaluator learns
     rotations instead of classes, and there is no classifier score to report."""
     write_image_folder(tiny_repo / "unlabelled", count=200)
-    _set(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'unlabelled'}")
+    set_params(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'unlabelled'}")
     assert main(["--no-progress", "fetch"]) == 0
     assert main(["--no-progress", "evaluator"]) == 0
     report = json.loads((tiny_repo / "models/evaluator/metrics.json").read_text())

@@ -54,16 +54,16 @@ def test_discriminator_update_leaves_the_generator_alone(tiny_params, model):
     run, gan = _gan(tiny_params, model)
     real, noise = _batch(run)
     d_before, g_before = _weights(gan.discriminator), _weights(gan.generator)
-    gan._discriminator_update(real[:, 0], noise[:, 0])
+    gan._discriminator_update(real[:, 0], None, noise[:, 0])
     assert not any(_changed(g_before, gan.generator))
     assert all(_changed(d_before, gan.discriminator))
 
 
 def test_generator_update_leaves_the_discriminator_weights_alone(tiny_params):
     run, gan = _gan(tiny_params, "dcgan")
-    _, noise = _batch(run)
+    real, noise = _batch(run)
     d_before, g_before = _weights(gan.discriminator), _weights(gan.generator)
-    gan._generator_update(noise[:, 0])
+    gan._generator_update(noise[:, 0], real[:, 0], None)
     assert not any(_changed(d_before, gan.discriminator))
     assert all(_changed(g_before, gan.generator))
 

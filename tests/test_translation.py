@@ -10,15 +10,9 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from pipeline.cli import main
-from tests.helpers import one_line_error, write_labelled_folder
+from tests.helpers import one_line_error, set_params, write_labelled_folder
 
 TINY_PIX2PIX = {"filters": 4, "d_filters": 4, "batch_size": 8, "patch": 16}
-
-
-def _set(repo, section, **values):
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params.setdefault(section, {}).update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def _set_model(repo, model, **values):
@@ -122,7 +116,7 @@ def test_train_before_edges_names_the_stage(tiny_repo, capsys):
 def labelled_pairs_repo(tiny_repo):
     """A labelled folder big enough for FID on the test pairs (140 > 128 features)."""
     write_labelled_folder(tiny_repo / "labelled", count=700)
-    _set(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
+    set_params(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
     _set_model(tiny_repo, "pix2pix", **TINY_PIX2PIX)
     for command in ("fetch", "edges", "evaluator", "reference"):
         assert main(["--no-progress", command]) == 0
@@ -131,7 +125,7 @@ def labelled_pairs_repo(tiny_repo):
 
 def test_evaluate_scores_pix2pix_on_the_test_pairs(labelled_pairs_repo, mlflow_store):
     repo = labelled_pairs_repo
-    _set(repo, "train", fid_every=1, fid_samples=200)
+    set_params(repo, "train", fid_every=1, fid_samples=200)
     assert main(["--no-progress", "train", "--model", "pix2pix"]) == 0
     fid_header = (repo / "models/pix2pix/fid.csv").read_text().splitlines()[0]
     assert fid_header == "epoch,step,fid140"  # capped at the 140 test pairs, and says so
@@ -154,8 +148,8 @@ def test_a_64px_rgb_folder_trains_without_padding(tiny_repo, capsys):
         pixels = rng.integers(0, 60, (64, 64, 3), dtype=np.uint8)
         pixels[16:48, 16:48] = rng.integers(150, 255, 3, dtype=np.uint8)  # a coloured square
         Image.fromarray(pixels, mode="RGB").save(folder / f"img_{i:02d}.png")
-    _set(tiny_repo, "data", dataset=f"folder:{folder}", image_size=64)
-    _set(tiny_repo, "edges", pad_to=None)
+    set_params(tiny_repo, "data", dataset=f"folder:{folder}", image_size=64)
+    set_params(tiny_repo, "edges", pad_to=None)
     _set_model(tiny_repo, "pix2pix", **TINY_PIX2PIX)
     for command in ("fetch", "edges"):
         assert main(["--no-progress", command]) == 0
@@ -171,7 +165,7 @@ def test_a_64px_rgb_folder_trains_without_padding(tiny_repo, capsys):
 
 
 def test_a_side_the_unet_cannot_halve_is_a_clear_error(tiny_repo, capsys):
-    _set(tiny_repo, "edges", pad_to=None)  # 28 px: not a power of two
+    set_params(tiny_repo, "edges", pad_to=None)  # 28 px: not a power of two
     assert main(["--no-progress", "edges"]) == 2
     assert "set edges.pad_to (e.g. 32)" in one_line_error(capsys)
     assert not (tiny_repo / "data" / "edges" / "pairs.npz").exists()

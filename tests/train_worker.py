@@ -2,8 +2,9 @@
 
 usage: python tests/train_worker.py MODEL CHECKPOINT_DIR OUT_NPZ [KILL_AT_STEP]
 
-MODEL is dcgan (random 28x28 images) or pix2pix (random 32x32 edge/image pairs, with
-the paired jitter on, so a resumed run must redraw the same augmentations).
+MODEL is dcgan (random 28x28 images), sgan (the same with labels, so a resumed run must
+redraw the same labelled slots) or pix2pix (random 32x32 edge/image pairs, with the paired
+jitter on, so a resumed run must redraw the same augmentations).
 
 With KILL_AT_STEP, the process kills itself with SIGKILL right after the checkpoint of
 that step is written: a hard kill, no cleanup, as a machine losing power would.
@@ -22,7 +23,7 @@ if str(REPO) not in sys.path:
 
 from pipeline.config import resolve_run  # noqa: E402
 from pipeline.training import Callback, train  # noqa: E402
-from tests.helpers import repo_params  # noqa: E402
+from tests.helpers import TINY_LABELS, repo_params, tiny_labels  # noqa: E402
 
 
 class KillAt(Callback):
@@ -41,12 +42,20 @@ def main() -> None:
         epochs=2, steps_per_epoch=4, batch_size=8, log_every=3, checkpoint_every=5, seed=7
     )
     shape = (64, 28, 28, 1)
+    params["models"]["sgan"].update(TINY_LABELS)
     if model == "pix2pix":
         params["models"]["pix2pix"].update(filters=4, d_filters=4, batch_size=8, jitter=True)
         shape = (64, 32, 32, 2)
     run = resolve_run(params, model)
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    result = train(run, images, checkpoint_dir=checkpoint_dir, callbacks=callbacks, progress=False)
+    result = train(
+        run,
+        images,
+        checkpoint_dir=checkpoint_dir,
+        callbacks=callbacks,
+        progress=False,
+        labels=tiny_labels(run, len(images)),
+    )
     weights = result.gan.generator.weights + result.gan.discriminator.weights
     np.savez(
         out,

@@ -62,19 +62,26 @@ def training_dataset(
     epoch: int,
     first_step_in_epoch: int = 0,
     augment=None,
+    labels=None,
 ) -> tf.data.Dataset:
-    """One epoch of (real [B, k, H, W, C], noise [B, k+1, latent]) global batches.
+    """One epoch of (real [B, k, H, W, C], noise [B, k+1, latent]) global batches, with
+    labels [B, k] (int32, -1 where hidden) as a third element when `labels` (a
+    `pipeline.data.labels.TrainingLabels`) is given.
 
     Starts at `first_step_in_epoch` (resume). The batch axis comes first so a strategy
     splits every step's k minibatches evenly across replicas. `augment(batch, seed,
     step)`, when given, transforms each uint8 batch [B, k, H, W, C] in numpy (e.g.
     pix2pix's paired jitter); it must be a pure function of its arguments, so a resumed
-    run sees the same augmented batches.
+    run sees the same augmented batches. With `labels.per_batch` = m, the last m slots of
+    every minibatch are images of the labelled subset (`labelled_slots`).
     """
     steps = plan.steps_per_epoch
     order = epoch_order(len(images), seed, epoch)[: steps * plan.images_per_step]
     # [steps, B, k]: step s, discriminator update i uses order[s, :, i]
-    order = order.reshape(steps, plan.batch_size, plan.k_steps)[first_step_in_epoch:]
+    order = order.reshape(steps, plan.batch_size, plan.k_steps)
+    if labels is not None and labels.per_batch:
+        order[:, -labels.per_batch :, :] = labelled_slots(labels, plan, seed, epoch)
+    order = order[first_step_in_epoch:]
     first_global_step = epoch * steps + first_step_in_epoch
     step_ids = np.arange(first_global_step, first_global_step + len(order), dtype=np.int64)
     pixels = tf.constant(images)  # uint8 [N, H, W, C]; a few MB, kept as one tensor
@@ -87,15 +94,29 @@ def training_dataset(
         out.set_shape(batch.shape)
         return out
 
+    classes = None if labels is None else tf.constant(labels.labels, tf.int32)  # [N]
+
     def make_step(indices, step):
         batch = tf.gather(pixels, indices)  # uint8 [B, k, H, W, C]
         if augment is not None:
             batch = augmented(batch, step)
-        return to_unit_range(batch), latent_noise(seed, step, noise_shape)
+        real, noise = to_unit_range(batch), latent_noise(seed, step, noise_shape)
+        if classes is None:
+            return real, noise
+        return real, noise, tf.gather(classes, indices)  # labels [B, k]
 
     dataset = tf.data.Dataset.from_tensor_slices((order, step_ids))
     dataset = dataset.map(make_step, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def labelled_slots(labels, plan: StepPlan, seed: int, epoch: int) -> np.ndarray:
+    """The labelled images of one epoch's minibatches: indices into the training split,
+    [steps, per_batch, k], drawn from `labels.labelled` with (seed, epoch). The SGAN
+    baseline trains on exactly these, so both see the same labelled examples."""
+    rng = np.random.default_rng([seed, epoch, 0x1ABE1])
+    shape = (plan.steps_per_epoch, labels.per_batch, plan.k_steps)
+    return rng.choice(labels.labelled, size=shape, replace=True)
 
 
 def fixed_latents(count: int, latent_dim: int, seed: int) -> np.ndarray:

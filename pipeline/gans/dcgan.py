@@ -34,21 +34,32 @@ class Config:
     generator: Literal["upsample", "transposed"] = "upsample"
 
 
-def _start_side(image_shape: tuple[int, int, int]) -> int:
+def start_side(image_shape: tuple[int, int, int], model: str = "dcgan") -> int:
+    """The side the generator starts from (a quarter of the image's), or a ConfigError."""
     height, width, _ = image_shape
     if height != width or height % 4:
         raise ConfigError(
-            f"dcgan needs square images with a side divisible by 4, got {height}x{width}; "
+            f"{model} needs square images with a side divisible by 4, got {height}x{width}; "
             "set data.image_size (e.g. 28 or 32)"
         )
     return height // 4
 
 
-def build_generator(run, image_shape: tuple[int, int, int]) -> keras.Model:
-    side, channels = _start_side(image_shape), image_shape[-1]
-    z = keras.Input((run.train.latent_dim,), name="z")  # [B, latent]
-    if run.family.generator == "upsample":
-        x = keras.layers.Dense(128 * side * side, activation="relu", name="g_project")(z)
+def condition_planes(condition, side: int, name: str):
+    """A per-example vector [B, c] as constant planes [B, side, side, c] (built-in layers
+    only, so a saved model loads without custom code)."""
+    width = condition.shape[-1]
+    x = keras.layers.Reshape((1, 1, width), name=f"{name}_pixel")(condition)  # [B, 1, 1, c]
+    return keras.layers.UpSampling2D(side, name=name)(x)  # [B, side, side, c]
+
+
+def generator_trunk(x, image_shape: tuple[int, int, int], variant: str, model: str = "dcgan"):
+    """[B, d] code (a latent, or a latent with a label code) -> [B, H, W, C] in [-1, 1].
+
+    The generators of dcgan, cgan, sgan and catgan: they differ in what the code holds."""
+    side, channels = start_side(image_shape, model), image_shape[-1]
+    if variant == "upsample":
+        x = keras.layers.Dense(128 * side * side, activation="relu", name="g_project")(x)
         x = keras.layers.Reshape((side, side, 128))(x)  # [B, s, s, 128]
         for i, filters in enumerate((128, 64)):
             x = keras.layers.UpSampling2D(name=f"g_up{i + 1}")(x)  # [B, 2s, 2s, .] then 4s
@@ -59,7 +70,7 @@ def build_generator(run, image_shape: tuple[int, int, int]) -> keras.Model:
             x = keras.layers.Activation("relu")(x)  # [B, ., ., filters]
         x = keras.layers.Conv2D(channels, 3, padding="same", name="g_to_image")(x)
     else:
-        x = keras.layers.Dense(128 * side * side, use_bias=False, name="g_project")(z)
+        x = keras.layers.Dense(128 * side * side, use_bias=False, name="g_project")(x)
         x = keras.layers.Reshape((side, side, 128))(x)  # [B, s, s, 128]
         x = batch_norm(momentum=0.99, name="g_bn1")(x)
         x = keras.layers.Conv2DTranspose(
@@ -69,16 +80,14 @@ def build_generator(run, image_shape: tuple[int, int, int]) -> keras.Model:
         x = keras.layers.Conv2DTranspose(channels, 5, strides=2, padding="same", name="g_to_image")(
             x
         )  # [B, 4s, 4s, C]
-    image = image_output()(x)  # [B, H, W, C] in [-1, 1]
-    return keras.Model(z, image, name="generator")
+    return image_output()(x)  # [B, H, W, C] in [-1, 1]
 
 
-def build_discriminator(run, image_shape: tuple[int, int, int]) -> keras.Model:
-    _start_side(image_shape)
-    rate = run.train.dropout
-    image = keras.Input(image_shape, name="image")  # [B, H, W, C]
-    x = image
-    if run.family.generator == "upsample":
+def discriminator_trunk(x, variant: str, rate: float):
+    """[B, H, W, c] image (or image with label planes) -> [B, F] flattened features.
+
+    The discriminators of dcgan, cgan, sgan and catgan: they differ in their heads."""
+    if variant == "upsample":
         # (filters, stride, zero-pad after conv, batch norm) as in seed 000
         plan = ((32, 2, False, False), (64, 2, True, True), (128, 2, False, True))
         plan += ((256, 1, False, True),)
@@ -99,6 +108,33 @@ def build_discriminator(run, image_shape: tuple[int, int, int]) -> keras.Model:
             x = leaky_relu()(x)
             x = keras.layers.Dropout(rate, name=f"d_dropout{i}")(x)
         # 28x28 input: [B,14,14,64] -> [B,7,7,128]
-    x = keras.layers.Flatten()(x)
-    logit = logit_head()(x)  # [B, 1]
+    return keras.layers.Flatten(name="d_features")(x)  # [B, F]
+
+
+def build_generator(run, image_shape: tuple[int, int, int], model: str = "dcgan") -> keras.Model:
+    """G(z): the DCGAN generator (sgan and catgan use it as it is)."""
+    z = keras.Input((run.train.latent_dim,), name="z")  # [B, latent]
+    image = generator_trunk(z, image_shape, run.family.generator, model)  # [B, H, W, C]
+    return keras.Model(z, image, name="generator")
+
+
+def build_classifier(
+    run, image_shape: tuple[int, int, int], outputs: int, model: str, with_features: bool
+) -> keras.Model:
+    """The DCGAN discriminator trunk with `outputs` class logits (float32) instead of one
+    real/fake logit: sgan's K + 1, catgan's K; `with_features` adds the trunk's flattened
+    features as a second output (sgan's feature matching)."""
+    start_side(image_shape, model)
+    image = keras.Input(image_shape, name="image")  # [B, H, W, C]
+    features = discriminator_trunk(image, run.family.generator, run.train.dropout)  # [B, F]
+    logits = keras.layers.Dense(outputs, dtype="float32", name="class_logits")(features)
+    out = [logits, features] if with_features else logits  # [B, outputs], [B, F]
+    return keras.Model(image, out, name="discriminator")
+
+
+def build_discriminator(run, image_shape: tuple[int, int, int]) -> keras.Model:
+    start_side(image_shape)
+    image = keras.Input(image_shape, name="image")  # [B, H, W, C]
+    features = discriminator_trunk(image, run.family.generator, run.train.dropout)  # [B, F]
+    logit = logit_head()(features)  # [B, 1]
     return keras.Model(image, logit, name="discriminator")

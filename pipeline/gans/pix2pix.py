@@ -253,13 +253,13 @@ class Pix2Pix(AdversarialGAN):
         self.objective = objective
         self.l1_weight = l1_weight
 
-    def _generate(self, real, z):
+    def _generate(self, real, labels, z):
         return self.generator(edges_of(real), training=True)  # [b, S, S, C]; z unused
 
-    def _discriminator_input(self, real, fake):
+    def _discriminator_input(self, real, labels, fake):
         return tf.concat([edges_of(real), fake], axis=-1)  # [b, S, S, 1 + C], like real
 
-    def _generator_objective(self, real, fake, fake_logits):
+    def _generator_objective(self, real, labels, fake, fake_logits, real_logits):
         # Both parts are logged unweighted in every mode, so runs with different
         # objectives can be compared on each.
         g_gan = self._average(generator_loss(fake_logits, self.generator_loss_kind))
