@@ -25,6 +25,7 @@ def test_train_writes_outputs_and_one_mlflow_run(tiny_repo, mlflow_store, capsys
     out = tiny_repo / "models" / "dcgan"
     assert {p.name for p in out.iterdir()} == {
         "generator.keras",
+        "discriminator.keras",
         "samples.png",
         "loss_curves.png",
         "history.csv",
@@ -34,6 +35,8 @@ def test_train_writes_outputs_and_one_mlflow_run(tiny_repo, mlflow_store, capsys
     }  # checkpoints are gone once the run is complete
     generator = keras.saving.load_model(out / "generator.keras")
     assert generator(np.zeros((2, 100), np.float32)).shape == (2, 28, 28, 1)
+    discriminator = keras.saving.load_model(out / "discriminator.keras")
+    assert discriminator(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 1)
     summary = json.loads((out / "train.json").read_text())
     assert summary["steps"] == 6 and np.isfinite(summary["d_loss"])
     # an 2x2 grid of 28px tiles with 2px padding, scaled up for viewing
@@ -102,7 +105,10 @@ def test_sample_command_draws_n_images(tiny_repo, capsys):
 
 def test_unknown_model_is_one_line_listing_valid_models(tiny_repo, capsys):
     assert main(["train", "--model", "biggan"]) == 2
-    assert "unknown model 'biggan'; valid models: dcgan, gan" in one_line_error(capsys)
+    assert (
+        "unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, sgan"
+        in one_line_error(capsys)
+    )
 
 
 def test_wrong_param_type_names_the_key(tiny_repo, capsys):

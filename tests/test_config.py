@@ -48,7 +48,10 @@ def test_unknown_key_is_named_with_the_valid_ones(params):
 
 def test_unknown_model_lists_the_valid_ones(params):
     params["train"]["models"]["biggan"] = "data/raw/dataset.npz"
-    with pytest.raises(ConfigError, match=r"unknown model 'biggan'; valid models: dcgan, gan"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, sgan",
+    ):
         resolve_run(params, "gan")
 
 
