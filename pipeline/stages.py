@@ -91,7 +91,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
                 **_label_params(task.train_labels),
             }
         )
-        if task.train_labels is not None and len(task.train_labels.labelled) < len(images):
+        if task.train_labels is not None and 0 < len(task.train_labels.labelled) < len(images):
             tracker.log_dict(_labelled_subset(run, task.train_labels), "labelled_subset.json")
         from pipeline.training import train
 
