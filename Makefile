@@ -1,6 +1,6 @@
 # The two commands of the README, and the steps they share.
 #   make repro   set up .venv and the dataset, then run the pipeline (`dvc repro`)
-#   make test    set up .venv, then run the tests
+#   make test    set up .venv (and PostgreSQL's binaries, as root), then run the tests
 # Both are safe to re-run: set-up steps are skipped when already done.
 
 PYTHON ?= python3
@@ -10,12 +10,12 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: repro test setup dataset lint lock
+.PHONY: repro test setup dataset postgres lint lock
 
 repro: setup dataset
 	dvc repro
 
-test: setup
+test: setup postgres
 	pytest
 
 setup: $(STAMP)
@@ -35,6 +35,16 @@ dataset:
 		echo "installing dataset-fashion-mnist (Debian)"; \
 		apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null || \
 		echo "warning: could not install dataset-fashion-mnist; fetch will try the other sources"; \
+	fi
+
+# The PostgreSQL server binaries that tests/postgres.py starts a throw-away server from (the
+# Optuna multi-worker tests; they skip without them). Installing them needs root; the tests
+# run the server itself as the `postgres` user, on 127.0.0.1 and a free port.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing postgresql (Debian)"; \
+		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null || \
+		echo "warning: could not install postgresql; the PostgreSQL tests will skip"; \
 	fi
 
 lint: setup

@@ -66,6 +66,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", required=True, help="model name, e.g. dcgan")
 
+    tune = commands.add_parser(
+        "tune",
+        help="Optuna study of one GAN's lr, beta1, k_steps, dropout (models/NAME/best_params.yaml)",
+        description="Run Optuna trials of one GAN: each trains for the short budget of "
+        "tune.epochs x tune.steps_per_epoch with the in-training FID every epoch; weak "
+        "trials are pruned on it and its last value is the objective (seeded TPE over the "
+        "tune.* ranges). Adds to the study in tune.storage, logs a parent MLflow run with a "
+        "child run per trial, writes models/NAME/best_params.yaml and prints the "
+        "`dvc exp run -S ...` line that applies it.",
+    )
+    tune.add_argument("--model", required=True, help="model name, e.g. gan or dcgan")
+    tune.add_argument(
+        "--trials", type=int, default=None, help="trials this worker runs (default tune.trials)"
+    )
+    tune.add_argument(
+        "--worker",
+        type=int,
+        default=0,
+        help="this worker's number when several share a study (TPE seed tune.seed + N)",
+    )
+    tune.add_argument(
+        "--queue-top",
+        type=int,
+        default=0,
+        metavar="K",
+        help="queue the K best trials as DVC experiments (`dvc queue start` runs them)",
+    )
+
     sample = commands.add_parser(
         "sample",
         help="draw a grid of samples from a trained generator",
@@ -73,7 +101,15 @@ def _parser() -> argparse.ArgumentParser:
         "N test pairs drawn with the seed, each as edges | generated | real; for cgan: N "
         "samples of --label, or without it a row of N/K samples per class).",
     )
-    sample.add_argument("--model", required=True, help="model name, e.g. dcgan")
+    sample.add_argument("--model", default=None, help="model name, e.g. dcgan")
+    sample.add_argument(
+        "--model-uri",
+        default=None,
+        metavar="URI",
+        help="draw from a registered generator instead of models/NAME/, e.g. "
+        "models:/fashion_mnist-dcgan@champion or models:/fashion_mnist-dcgan/3 "
+        "(--model then comes from the version)",
+    )
     sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
     sample.add_argument("--columns", type=int, default=None, help="grid columns")
@@ -82,6 +118,21 @@ def _parser() -> argparse.ArgumentParser:
         "--label",
         default=None,
         help="cgan: the class to draw, by name or index (e.g. sneaker or 7)",
+    )
+
+    retrain = commands.add_parser(
+        "retrain",
+        help="rerun the pipeline if data or params changed, then promote better generators",
+        description="For timers: when `dvc status` finds a change, run `dvc repro` (which "
+        "registers each evaluated generator as a version of DATASET-MODEL in MLflow); "
+        "when nothing changed, train nothing. Then, for every GAN of train.models, move the "
+        "alias `champion` to the version of its current run (models/NAME/run.json) if its "
+        "FID is strictly lower than the champion's (every version is kept). One retrain at "
+        "a time: a second one exits with code 75 (also while another DVC process holds the "
+        "repository) and a failed `dvc repro` with code 5.",
+    )
+    retrain.add_argument(
+        "--dry-run", action="store_true", help="say what would be run and promoted; change nothing"
     )
 
     translate = commands.add_parser(
@@ -128,12 +179,50 @@ def run(args: argparse.Namespace) -> None:
         check_model_name(args.model)
         scores = stages.evaluate_command(args.params, args.model)
         print(f"evaluate@{args.model}: " + _summary(scores))
-    elif args.command == "sample":
+    elif args.command == "tune":
+        from pipeline.tune import tune
+
         check_model_name(args.model)
+        if args.queue_top < 0:
+            raise PipelineError(f"--queue-top must be >= 0, got {args.queue_top}")
+        result = tune(
+            args.params,
+            args.model,
+            args.trials,
+            worker=args.worker,
+            queue_top=args.queue_top,
+            progress=progress,
+        )
+        counts = ", ".join(f"{n} {state}" for state, n in result.counts.items())
+        print(f"tune@{args.model}: study {result.study} ({counts}) in {result.storage}")
+        print(
+            f"best: trial {result.best_number}, {result.metric} {result.best_value:.4g}; "
+            f"wrote {result.best_params_file}"
+        )
+        for name in result.queued:
+            print(f"queued DVC experiment {name}")
+        if result.queued:
+            print("run the queue with: dvc queue start")
+        else:
+            print(f"apply it with: {result.command}")
+    elif args.command == "sample":
+        if args.model is not None:
+            check_model_name(args.model)
         out = stages.sample_command(
-            args.params, args.model, args.n, args.seed, args.out, args.columns, args.label
+            args.params,
+            args.model,
+            args.n,
+            args.seed,
+            args.out,
+            args.columns,
+            args.label,
+            model_uri=args.model_uri,
         )
         print(f"wrote {out}")
+    elif args.command == "retrain":
+        from pipeline.retrain import retrain_command
+
+        retrain_command(args.params, dry_run=args.dry_run)
     elif args.command == "translate":
         from pipeline.translation import translate_command
 
@@ -149,7 +238,10 @@ def _summary(values: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "sample" and args.model is None and args.model_uri is None:
+        parser.error("sample needs --model NAME or --model-uri models:/NAME@ALIAS")
     try:
         run(args)
     except PipelineError as error:

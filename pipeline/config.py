@@ -211,6 +211,34 @@ class EvaluateConfig:
     inception_weights: str = ""
 
 
+@dataclass(frozen=True)
+class TuneConfig:
+    """`tune.*`: the Optuna study of `python -m pipeline tune` (README, Tuning).
+
+    Each trial trains the model for a short budget (epochs x steps_per_epoch) with the
+    in-training FID every epoch; that FID is what weak trials are pruned on and its last
+    value is the objective. The four ranges are what the study searches (DESIGN.md: GAN
+    hyperparameters are sensitive); every other param is params.yaml's.
+    """
+
+    trials: int = field(default=20, metadata=AT_LEAST_ONE)  # per worker (--trials)
+    # "": SQLite at <repo>/models/tune/optuna.db (one worker at a time); a URL such as
+    # postgresql+psycopg2://user@host/db lets several workers share one study.
+    storage: str = ""
+    seed: int = 0  # TPE's seed; worker N of a shared study uses seed + N
+    epochs: int = field(default=3, metadata=AT_LEAST_ONE)
+    steps_per_epoch: int | None = field(default=200, metadata=AT_LEAST_ONE)
+    pruner: Literal["median", "none"] = "median"
+    startup_trials: int = field(default=3, metadata=check(lambda v: v >= 0, ">= 0"))
+    warmup_epochs: int = field(default=1, metadata=check(lambda v: v >= 0, ">= 0"))
+    lr: tuple[float, ...] = (1e-5, 1e-3)  # log scale
+    beta1: tuple[float, ...] = (0.0, 0.9)
+    k_steps: tuple[int, ...] = (1, 3)
+    dropout: tuple[float, ...] = (0.0, 0.5)
+
+    SEARCHED = ("lr", "beta1", "k_steps", "dropout")
+
+
 # Hyperparameters a model may override under models.<name>.*
 OVERRIDABLE = (
     "lr",
@@ -250,10 +278,12 @@ class RunConfig:
             flat[f"models.{self.model}.{name}"] = getattr(self.train, name)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in flat.items()}
 
-    def fingerprint(self) -> str:
-        """Hash of everything that changes the trained weights (checkpoint compatibility)."""
+    def fingerprint(self, ignore: tuple[str, ...] = ()) -> str:
+        """Hash of everything that changes the trained weights (checkpoint compatibility),
+        but the `ignore`d keys (what a tuning study varies)."""
         params = self.flat_params()
         for volatile in (
+            *ignore,
             "train.models",
             "train.log_every",
             "train.checkpoint_every",
@@ -299,6 +329,27 @@ def parse_evaluator(params: Mapping[str, Any]) -> EvaluatorConfig:
 
 def parse_evaluate(params: Mapping[str, Any]) -> EvaluateConfig:
     return build_dataclass(EvaluateConfig, params.get("evaluate"), "evaluate")
+
+
+def parse_tune(params: Mapping[str, Any]) -> TuneConfig:
+    tune = build_dataclass(TuneConfig, params.get("tune"), "tune")
+    # Each searched range is [low, high] inside what train.* accepts for the key.
+    allowed = {
+        "lr": (lambda v: v > 0, "> 0"),
+        "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+        "k_steps": (lambda v: v >= 1, ">= 1"),
+        "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    }
+    for name in TuneConfig.SEARCHED:
+        low_high = getattr(tune, name)
+        if len(low_high) != 2 or not low_high[0] < low_high[1]:
+            raise ConfigError(
+                f"tune.{name} must be [low, high] with low < high, got {list(low_high)}"
+            )
+        rule, text = allowed[name]
+        if not (rule(low_high[0]) and rule(low_high[1])):
+            raise ConfigError(f"tune.{name} must lie {text}, got {list(low_high)}")
+    return tune
 
 
 def training_data_file(model: str, data: DataConfig) -> str:
@@ -364,10 +415,24 @@ def resolve_run(params: Mapping[str, Any], model: str) -> RunConfig:
         except ConfigError as error:
             raise ConfigError(str(error).replace("train.", f"{prefix}.", 1)) from None
     family_config = build_dataclass(family.Config, model_params, prefix)
-    return RunConfig(
+    run = RunConfig(
         model=model,
         data=data,
         train=train,
         family=family_config,
         overrides=tuple(sorted(overrides)),
     )
+    plan = getattr(family, "label_plan", None)
+    if plan is not None:
+        check_labelled_slots(model, plan(run).per_batch, train.batch_size)
+    return run
+
+
+def check_labelled_slots(model: str, per_batch: int, batch_size: int) -> None:
+    """A semi-supervised minibatch keeps room for unlabelled images (checked when params
+    are read, before any data loads)."""
+    if per_batch >= batch_size:
+        raise ConfigError(
+            f"models.{model}.labelled_per_batch ({per_batch}) must be below the batch size "
+            f"({batch_size}): the other slots carry the unlabelled images"
+        )

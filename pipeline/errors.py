@@ -26,3 +26,16 @@ class TrainingError(PipelineError):
     """Training cannot go on (e.g. the losses diverged)."""
 
     exit_code = 4
+
+
+class ReproError(PipelineError):
+    """`dvc repro` failed while retraining (its own output says which stage and why)."""
+
+    exit_code = 5
+
+
+class RetrainBusy(PipelineError):
+    """Another `retrain` holds the lock. EX_TEMPFAIL (75): a timer can tell "busy, try
+    later" from "failed"."""
+
+    exit_code = 75

@@ -26,18 +26,17 @@ import numpy as np
 from pipeline.config import RunConfig, load_params, parse_data, resolve_run
 from pipeline.errors import DataError, PipelineError
 from pipeline.images import atomic_path, display_scale, save_loss_curves, save_png
+from pipeline.saved import (
+    EVALUATOR_DIR,
+    REFERENCE_DIR,
+    load_generator,
+    load_keras,
+    model_dir,
+)
 from pipeline.tracking import tracking_uri
 
 # TensorFlow is imported inside the commands that need it, so `fetch` and bad-params
 # errors stay quick.
-
-MODELS_DIR = Path("models")
-EVALUATOR_DIR = MODELS_DIR / "evaluator"
-REFERENCE_DIR = MODELS_DIR / "reference"
-
-
-def model_dir(model: str) -> Path:
-    return MODELS_DIR / model
 
 
 def fetch_command(params_path: Path, progress: bool = True) -> Path:
@@ -235,66 +234,56 @@ def _write_csv(rows: list[dict], columns: list[str], target: Path) -> None:
 
 
 def write_json(payload: dict, target: Path) -> None:
+    write_text(json.dumps(payload, indent=2) + "\n", target)
+
+
+def write_text(text: str, target: Path) -> None:
     tmp, commit = atomic_path(target)
     try:
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+        tmp.write_text(text)
         commit()
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def load_generator(model: str):
-    """The trained generator of `model`, with a one-line error naming the stage to run."""
-    return _load_keras(model_dir(model) / "generator.keras", stage=f"train@{model}")
-
-
-def load_discriminator(model: str):
-    """The trained discriminator of `model` (sgan/catgan: the classifier)."""
-    return _load_keras(model_dir(model) / "discriminator.keras", stage=f"train@{model}")
-
-
-def _load_keras(path: Path, stage: str):
-    """A saved Keras model; missing or unreadable, a one-line error naming the stage."""
-    import keras
-
-    import pipeline  # noqa: F401  (registers the project's custom layers)
-
-    if not path.is_file():
-        raise DataError(f"{path} not found; make it first: `dvc repro {stage}`")
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as error:  # a truncated or foreign file
-        raise DataError(
-            f"{path} could not be loaded ({type(error).__name__}); make it again: "
-            f"`dvc repro -f {stage}`"
-        ) from None
-
-
 def sample_command(
     params_path: Path,
-    model: str,
+    model: str | None,
     count: int,
     seed: int,
     out: Path,
     columns: int | None,
     label: str | None = None,
+    model_uri: str | None = None,
 ) -> Path:
     """A grid of `count` samples (triptychs of test pairs for a translation model); of
-    class `label` (a name or an index) for a conditional model, else a row per class."""
+    class `label` (a name or an index) for a conditional model, else a row per class.
+
+    The generator is models/MODEL/generator.keras, or with `model_uri` a registered one
+    (`models:/fashion_mnist-dcgan@champion`), whose family comes from its version's tag."""
     from pipeline.data.labels import class_index
     from pipeline.tasks import ConditionalTask, task_for
 
     if count < 1:
         raise PipelineError("-n must be >= 1")
-    task = task_for(resolve_run(load_params(params_path), model), with_training_data=False)
+    params = load_params(params_path)
+    if model_uri is None:
+        run, generator = resolve_run(params, model), None  # loaded once the options check
+    else:
+        from pipeline.registry import registered_run
+
+        run, generator = registered_run(params, model, model_uri)
+    task = task_for(run, with_training_data=False)
     options = {}
     if label is not None:
         if not isinstance(task, ConditionalTask):
             raise PipelineError(
-                f"--label needs a conditional model (cgan); {model}'s generator takes no label"
+                f"--label needs a conditional model (cgan); {run.model}'s generator takes no label"
             )
         options["label"] = class_index(label, task.class_names)
-    picture = task.picture(load_generator(model), count, seed, columns, **options)
+    if generator is None:
+        generator = load_generator(run.model)
+    picture = task.picture(generator, count, seed, columns, **options)
     return save_png(picture, out, scale=display_scale(picture))
 
 
@@ -335,7 +324,7 @@ def load_embedder(batch_size: int = 500):
     """The trained evaluator as an Embedder (features and class probabilities)."""
     from pipeline.evaluator import Embedder
 
-    return Embedder(_load_keras(EVALUATOR_DIR / "model.keras", stage="evaluator"), batch_size)
+    return Embedder(load_keras(EVALUATOR_DIR / "model.keras", stage="evaluator"), batch_size)
 
 
 def reference_command(params_path: Path) -> dict:
@@ -372,21 +361,29 @@ def reference_command(params_path: Path) -> dict:
     return floor
 
 
+def score_generator(generator, task, reference, cfg) -> tuple:
+    """evaluate.n_samples images of `generator` (latents or test pairs seeded with
+    evaluate.seed), their evaluator embedding, and the shared scores against `reference`:
+    what `evaluate` writes, and what `retrain` re-measures a champion with."""
+    from pipeline.scoring import score
+
+    images = task.images(generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
+    embedding = load_embedder(cfg.batch_size)(images)
+    return images, embedding, score(embedding, reference, cfg)
+
+
 def evaluate_command(params_path: Path, model: str) -> dict:
     """Score a trained generator: models/NAME/metrics.json, and the GAN's MLflow run."""
     from pipeline.config import parse_evaluate
-    from pipeline.scoring import Reference, fid_inception, score
+    from pipeline.scoring import Reference, fid_inception
     from pipeline.tasks import task_for
     from pipeline.tracking import MlflowTracker, run_tags
 
     params = load_params(params_path)
     cfg = parse_evaluate(params)
     task = task_for(resolve_run(params, model), with_training_data=False)
-    generator = load_generator(model)
-    reference, embedder = Reference.load(), load_embedder(cfg.batch_size)
-    images = task.images(generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
-    embedding = embedder(images)
-    scores = score(embedding, reference, cfg)
+    reference = Reference.load()
+    images, embedding, scores = score_generator(load_generator(model), task, reference, cfg)
     scores |= task.extra_scores(images, embedding, model_dir(model))
     if cfg.inception_weights:
         scores["fid_inception"] = fid_inception(images, reference, cfg)
@@ -404,4 +401,18 @@ def evaluate_command(params_path: Path, model: str) -> dict:
     tracker.log_metrics(scores, step=0)
     tracker.log_artifact(model_dir(model) / "metrics.json")
     tracker.finish("FINISHED")
+    if run_id and tracker.run_id == run_id:  # the run that trained it, so it has the generator
+        from pipeline.registry import file_digest, register_scored_run, registry_client
+
+        version = register_scored_run(
+            registry_client(tracker.uri),
+            parse_data(params).dataset,
+            model,
+            run_id,
+            scores,
+            fid_samples=cfg.n_samples,
+            evaluator=file_digest(EVALUATOR_DIR / "model.keras"),
+        )
+        if version is not None:
+            print(f"evaluate@{model}: registered as {version.name} v{version.version}")
     return scores

@@ -25,6 +25,7 @@ from pipeline.config import RunConfig
 from pipeline.data.labels import TrainingLabels, training_labels
 from pipeline.gans import is_conditional, is_translation, label_plan
 from pipeline.images import grid
+from pipeline.saved import load_discriminator
 
 
 class LatentTask:
@@ -147,8 +148,6 @@ class ClassifierTask(LatentTask):
         """The saved discriminator's scores on the test split, and the baseline's (measured
         when it was trained, pipeline.baseline) from train.json."""
         import json
-
-        from pipeline.stages import load_discriminator
 
         scores = self.classifier_scores(load_discriminator(self.run.model))
         trained = model_dir / "train.json"

@@ -79,6 +79,7 @@ class NullTracker:
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None: ...
     def log_dict(self, payload: dict, artifact_file: str) -> None: ...
     def log_generator(self, generator) -> None: ...
+    def set_tags(self, tags: dict[str, str]) -> None: ...
     def finish(self, status: str = "FINISHED") -> None: ...
 
 
@@ -148,6 +149,10 @@ class MlflowTracker(NullTracker):
 
     def log_dict(self, payload: dict, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, payload, artifact_file)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, value)
 
     def log_generator(self, generator) -> None:
         """The generator as an MLflow Keras model (loadable with mlflow.keras.load_model)."""

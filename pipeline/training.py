@@ -19,7 +19,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from pipeline.checkpoints import CheckpointStore
-from pipeline.config import RunConfig
+from pipeline.config import RunConfig, check_labelled_slots
 from pipeline.data.labels import TrainingLabels
 from pipeline.data.loader import StepPlan, fixed_latents, training_dataset
 from pipeline.distribute import is_chief, make_optimizer, make_strategy, precision_policy
@@ -279,11 +279,7 @@ def _check_labels(run: RunConfig, labels, num_images: int, batch_size: int):
         raise ConfigError(f"{run.model} trains on labels; pass train(..., labels=...)")
     if len(labels.labels) != num_images:
         raise ConfigError(f"{len(labels.labels)} labels for {num_images} training images")
-    if labels.per_batch >= batch_size:
-        raise ConfigError(
-            f"models.{run.model}.labelled_per_batch ({labels.per_batch}) must be below the "
-            f"batch size ({batch_size}): the other slots carry the unlabelled images"
-        )
+    check_labelled_slots(run.model, labels.per_batch, batch_size)
     return labels
 
 

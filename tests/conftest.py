@@ -13,6 +13,8 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import pytest
 import tensorflow as tf
 
+pytest_plugins = ["tests.postgres"]  # the postgres_url fixture: a throw-away server
+
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
@@ -79,3 +81,18 @@ def tiny_repo(tmp_path, monkeypatch, tiny_params):
     monkeypatch.chdir(tmp_path)
     fetch(parse_data(tiny_params), progress=False)
     return tmp_path
+
+
+@pytest.fixture
+def scored_repo(tiny_repo):
+    """tiny_repo on a labelled folder (2 classes x 100 images), with its evaluator and
+    reference: what the scores and the in-training FID need."""
+    from pipeline.cli import main
+    from tests.helpers import TINY_LABELS, set_params, write_labelled_folder
+
+    write_labelled_folder(tiny_repo / "labelled")
+    set_params(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
+    set_params(tiny_repo, "models", sgan=TINY_LABELS, catgan={"mode": "unsupervised"})
+    for command in ("fetch", "evaluator", "reference"):
+        assert main(["--no-progress", command]) == 0
+    return tiny_repo

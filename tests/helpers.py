@@ -9,13 +9,16 @@ def repo_params(**train) -> dict:
     """The repository's params.yaml with `train` applied to every model.
 
     Per-model training lengths (models.<name>.epochs) are dropped, so that train.epochs
-    here decides how long every GAN trains.
+    here decides how long every GAN trains, and the labelled slots of a semi-supervised
+    minibatch shrink to TINY_LABELS' (32 would not fit a tiny batch).
     """
     from pipeline.config import load_params
 
     params = load_params(REPO / "params.yaml")
     for model_params in params["models"].values():
         model_params.pop("epochs", None)
+        if "labelled_per_batch" in model_params:  # room for unlabelled images in tiny batches
+            model_params["labelled_per_batch"] = TINY_LABELS["labelled_per_batch"]
     params["train"].update(train)
     return params
 
@@ -74,3 +77,76 @@ def set_params(repo, section: str, **values) -> None:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params.setdefault(section, {}).update(values)
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_serving(url: str, server, seconds: float = 90) -> None:
+    """Poll `url` until it answers 200; fail early if the `server` process exits."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"{server.args[0]} exited early with {server.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def stop_process_group(server) -> list:
+    """SIGTERM the process group `server` leads (it was started with
+    start_new_session=True), SIGKILL what is left; returns the survivors (psutil)."""
+    import os
+    import signal
+
+    import psutil
+
+    family = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+    os.killpg(server.pid, signal.SIGTERM)
+    _, alive = psutil.wait_procs(family, timeout=20)
+    for process in alive:
+        process.kill()
+    _, alive = psutil.wait_procs(alive, timeout=10)
+    server.wait(timeout=10)
+    return [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def pipeline_copy(tmp_path, params: dict, images_per_class: int = 100):
+    """tmp_path/repo: the dvc.yaml files, the ignore files and pipeline/ of this repository, with
+    `params` (its data.* pointed at a labelled folder of two classes) as params.yaml. Not
+    yet a git or DVC repository: the caller inits them as its test needs."""
+    import shutil
+
+    import yaml
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", ".gitignore", ".dvcignore", "models/tune/dvc.yaml"):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, repo / name)
+    shutil.copytree(
+        REPO / "pipeline", repo / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    write_labelled_folder(tmp_path / "images", count=images_per_class)
+    params["data"].update(
+        dataset=f"folder:{tmp_path / 'images'}",
+        image_size=28,
+        mirrors=[],
+        cache_dir=str(tmp_path / "cache"),
+    )
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return repo

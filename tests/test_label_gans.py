@@ -292,14 +292,13 @@ def test_class_index_names_the_choices_when_wrong(label):
 
 def test_labelled_per_batch_must_leave_room_for_unlabelled_images(tiny_params, tmp_path):
     from pipeline.training import train
-    from tests.helpers import tiny_labels
 
-    run = _run(tiny_params, "sgan", labels_per_class=2, labelled_per_batch=8)
-    images = np.zeros((100, 28, 28, 1), np.uint8)
-    with pytest.raises(ConfigError, match=r"labelled_per_batch \(8\) must be below"):
-        train(run, images, checkpoint_dir=tmp_path, labels=tiny_labels(run, 100))
+    # when params are read, before any data loads (tiny batch: 8)
+    with pytest.raises(ConfigError, match=r"models.sgan.labelled_per_batch \(8\) must be below"):
+        _run(tiny_params, "sgan", labels_per_class=2, labelled_per_batch=8)
+    run = _run(tiny_params, "sgan", labels_per_class=2, labelled_per_batch=2)
     with pytest.raises(ConfigError, match="sgan trains on labels"):
-        train(run, images, checkpoint_dir=tmp_path)
+        train(run, np.zeros((100, 28, 28, 1), np.uint8), checkpoint_dir=tmp_path)
 
 
 def test_tiny_label_defaults_fit_the_tiny_batch(tiny_params):

@@ -10,18 +10,7 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from pipeline.cli import main
-from tests.helpers import TINY_LABELS, one_line_error, set_params, write_labelled_folder
-
-
-@pytest.fixture
-def scored_repo(tiny_repo):
-    """A labelled folder (2 classes x 100 images), its evaluator and reference."""
-    write_labelled_folder(tiny_repo / "labelled")
-    set_params(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
-    set_params(tiny_repo, "models", sgan=TINY_LABELS, catgan={"mode": "unsupervised"})
-    for command in ("fetch", "evaluator", "reference"):
-        assert main(["--no-progress", command]) == 0
-    return tiny_repo
+from tests.helpers import one_line_error
 
 
 def _train_and_evaluate(repo, model) -> tuple[dict, dict]:

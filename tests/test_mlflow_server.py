@@ -5,51 +5,15 @@ Two GANs are trained into a fresh SQLite store; a real `mlflow server` is starte
 metric histories. Then the server and every process it started are stopped.
 """
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 
 from pipeline.cli import main
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"mlflow server exited early with {server.returncode}")
-        try:
-            if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"mlflow server not healthy after {seconds} s")
-
-
-def _stop(server: subprocess.Popen) -> list[psutil.Process]:
-    """SIGTERM the server's process group, SIGKILL what is left; returns the survivors."""
-    family = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
-    os.killpg(server.pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs(family, timeout=20)
-    for process in alive:
-        process.kill()
-    _, alive = psutil.wait_procs(alive, timeout=10)
-    server.wait(timeout=10)
-    return [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+from tests.helpers import free_port, stop_process_group, wait_until_serving
 
 
 @pytest.fixture
@@ -64,7 +28,7 @@ def trained_store(tiny_repo, mlflow_store, monkeypatch, tmp_path):
 
 
 def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store):
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     mlflow = Path(sys.executable).with_name("mlflow")
     command = [str(mlflow), "server", "--backend-store-uri", trained_store]
@@ -75,7 +39,7 @@ def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store):
         start_new_session=True,  # its own process group, so every worker can be stopped
     )
     try:
-        _wait_healthy(url, server)
+        wait_until_serving(f"{url}/health", server)
         api = f"{url}/api/2.0/mlflow"
         experiments = requests.post(
             f"{api}/experiments/search", json={"max_results": 100}, timeout=10
@@ -100,5 +64,5 @@ def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store):
             assert [m["step"] for m in history] == list(range(1, 7)), name  # one point a step
         assert by_name["dcgan"]["data"]["params"] != by_name["gan"]["data"]["params"]
     finally:
-        survivors = _stop(server)
+        survivors = stop_process_group(server)
     assert not survivors, f"mlflow server left processes running: {survivors}"

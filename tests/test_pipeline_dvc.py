@@ -7,7 +7,6 @@ MLflow run.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import TINY_LABELS, write_labelled_folder
+from tests.helpers import TINY_LABELS, pipeline_copy
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("gan", "dcgan", "pix2pix", "cgan", "sgan", "catgan")  # params.yaml's train.models
@@ -41,28 +40,15 @@ def _newest_runs(repo: Path) -> dict:
 
 @pytest.mark.slow
 def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in ("dvc.yaml", ".gitignore", ".dvcignore"):
-        shutil.copy(REPO / name, repo / name)
-    shutil.copytree(
-        REPO / "pipeline", repo / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    # 1400 images: 140 test pairs, enough for pix2pix's FID (more than 128 features)
-    write_labelled_folder(tmp_path / "images", count=700)
-    tiny_params["data"].update(
-        dataset=f"folder:{tmp_path / 'images'}",
-        image_size=28,
-        mirrors=[],
-        cache_dir=str(tmp_path / "cache"),
-    )
     tiny_params["train"].update(
         epochs=1, steps_per_epoch=2, log_every=1, fid_every=1, fid_samples=200
     )
     tiny_params["models"]["pix2pix"].update(filters=4, d_filters=4, batch_size=8)
     tiny_params["models"]["sgan"].update(TINY_LABELS)
+    tiny_params["tune"].update(trials=2, epochs=1, steps_per_epoch=2)
     assert tuple(tiny_params["train"]["models"]) == MODELS
-    (repo / "params.yaml").write_text(yaml.safe_dump(tiny_params, sort_keys=False))
+    # 1400 images: 140 test pairs, enough for pix2pix's FID (more than 128 features)
+    repo = pipeline_copy(tmp_path, tiny_params, images_per_class=700)
 
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
@@ -77,7 +63,8 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     _sh(repo, "git", "add", "-A", env=env)
     _sh(repo, "git", "commit", "-qm", "init", env=env)
 
-    _sh(repo, "dvc", "repro", env=env)
+    log = _sh(repo, "dvc", "repro", env=env)
+    assert "tune@" not in log  # tuning is not part of the default pipeline
     for output in ("pairs.npz", "preview.png", "stats.json"):
         assert (repo / "data" / "edges" / output).is_file(), f"edges/{output} missing"
     for model in MODELS:
@@ -115,6 +102,14 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     assert not plots.get("errors"), plots.get("errors")
     drawn = {"models/dcgan/history.csv", "models/dcgan/loss_curves.png", "models/dcgan/fid.csv"}
     assert drawn <= set(plots["data"])
+
+    # The tune@ stage on its own: its upstream stages are done, so only it runs
+    log = _sh(repo, "dvc", "repro", "models/tune/dvc.yaml:tune@gan", env=env)
+    ran = [line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")]
+    assert ran == ["models/tune/dvc.yaml:tune@gan"], log
+    best = yaml.safe_load((repo / "models/gan/best_params.yaml").read_text())
+    assert best["trials"]["complete"] + best["trials"]["pruned"] == 2
+    assert "apply it with: dvc exp run -S '+models.gan.lr=" in log
 
     # New edge settings rerun the edges and pix2pix only: each train@ depends on its own data
     params = yaml.safe_load((repo / "params.yaml").read_text())

@@ -60,19 +60,24 @@ def build_discriminator(run, image_shape: tuple[int, int, int], num_classes: int
     return dcgan.build_classifier(run, image_shape, num_classes, "catgan", with_features=False)
 
 
-def entropy_terms(real_logits, fake_logits, global_mean=None) -> dict[str, tf.Tensor]:
-    """The four entropies of CatGAN's objectives, in nats, for one batch:
-    h_real / h_fake: per-example H[p(y|x)] of the reals / fakes, [B];
-    h_marginal_real / h_marginal_fake: H of the batch's class marginal, scalars.
+def batch_entropies(logits, global_mean=None) -> tuple[tf.Tensor, tf.Tensor]:
+    """H[p(y|x)] per example, [B], and H of the batch's class marginal, a scalar, in nats.
     `global_mean` averages rows over the global batch (the default: this batch's mean)."""
     global_mean = global_mean or (lambda rows: tf.reduce_mean(rows, axis=0))
-    p_real = tf.nn.softmax(tf.cast(real_logits, tf.float32))  # [B, K]
-    p_fake = tf.nn.softmax(tf.cast(fake_logits, tf.float32))
+    p = tf.nn.softmax(tf.cast(logits, tf.float32))  # [B, K]
+    return entropy(p), entropy(global_mean(p))
+
+
+def entropy_terms(real_logits, fake_logits, global_mean=None) -> dict[str, tf.Tensor]:
+    """The four entropies of CatGAN's objectives for one batch: h_real / h_fake per
+    example, [B]; h_marginal_real / h_marginal_fake of the class marginals, scalars."""
+    h_real, h_marginal_real = batch_entropies(real_logits, global_mean)
+    h_fake, h_marginal_fake = batch_entropies(fake_logits, global_mean)
     return {
-        "h_real": entropy(p_real),
-        "h_fake": entropy(p_fake),
-        "h_marginal_real": entropy(global_mean(p_real)),
-        "h_marginal_fake": entropy(global_mean(p_fake)),
+        "h_real": h_real,
+        "h_fake": h_fake,
+        "h_marginal_real": h_marginal_real,
+        "h_marginal_fake": h_marginal_fake,
     }
 
 
@@ -122,10 +127,8 @@ class CategoricalGAN(ClassifierGAN):
         }
 
     def _generator_objective(self, real, labels, fake, fake_out, real_out):
-        p_fake = tf.nn.softmax(tf.cast(fake_out, tf.float32))
-        h_fake = self._average(entropy(p_fake))
-        h_marginal = self._replica_share(entropy(self._global_mean(p_fake)))
-        return {"g_loss": h_fake - h_marginal}
+        h_fake, h_marginal = batch_entropies(fake_out, self._global_mean)
+        return {"g_loss": self._average(h_fake) - self._replica_share(h_marginal)}
 
 
 def _confidence(logits) -> tf.Tensor:

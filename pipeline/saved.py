@@ -1,0 +1,47 @@
+"""The saved models the stages write and read: where they live and how they load.
+
+Every load of a missing or unreadable file is a one-line DataError naming the stage that
+makes it. Kept apart from pipeline.stages so the library (tasks, registry) can load models
+without importing the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.errors import DataError
+
+MODELS_DIR = Path("models")
+EVALUATOR_DIR = MODELS_DIR / "evaluator"
+REFERENCE_DIR = MODELS_DIR / "reference"
+
+
+def model_dir(model: str) -> Path:
+    return MODELS_DIR / model
+
+
+def load_generator(model: str):
+    """The trained generator of `model`, with a one-line error naming the stage to run."""
+    return load_keras(model_dir(model) / "generator.keras", stage=f"train@{model}")
+
+
+def load_discriminator(model: str):
+    """The trained discriminator of `model` (sgan/catgan: the classifier)."""
+    return load_keras(model_dir(model) / "discriminator.keras", stage=f"train@{model}")
+
+
+def load_keras(path: Path, stage: str):
+    """A saved Keras model; missing or unreadable, a one-line error naming the stage."""
+    import keras
+
+    import pipeline  # noqa: F401  (registers the project's custom layers)
+
+    if not path.is_file():
+        raise DataError(f"{path} not found; make it first: `dvc repro {stage}`")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # a truncated or foreign file
+        raise DataError(
+            f"{path} could not be loaded ({type(error).__name__}); make it again: "
+            f"`dvc repro -f {stage}`"
+        ) from None
