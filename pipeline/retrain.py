@@ -2,7 +2,7 @@
 the alias `champion` to each GAN's new version when its FID is better.
 
 Made for timers (systemd, cron, CI schedules):
-- Quick when nothing changed: `dvc status` decides (about a second), `dvc repro` is
+- Quick when nothing changed: `dvc status dvc.yaml` decides (about a second), `dvc repro` is
   skipped, and only the cheap promotion check runs.
 - One at a time: an flock on .dvc/tmp/retrain.lock. A second retrain exits at once with
   RetrainBusy (exit 75, EX_TEMPFAIL), so a timer can tell "busy" from "failed". The kernel
@@ -85,9 +85,14 @@ def stage_env() -> dict[str, str]:
 
 
 def changed_stages() -> dict:
-    """`dvc status --json`: {stage: [what changed]}; empty when the pipeline is up to date."""
+    """`dvc status dvc.yaml --json`: {stage: [what changed]} of the pipeline `dvc repro`
+    runs; empty when it is up to date. The target matters: without one, DVC reports the
+    never-run tune@ stages of models/tune/dvc.yaml too, and nothing would ever be a no-op."""
     result = subprocess.run(
-        dvc_command("status", "--json"), capture_output=True, text=True, env=stage_env()
+        dvc_command("status", "dvc.yaml", "--json"),
+        capture_output=True,
+        text=True,
+        env=stage_env(),
     )
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines() or ["no output"]
