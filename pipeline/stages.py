@@ -72,7 +72,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     if previous is not None:
         print(f"train@{model}: resuming from step {previous.step} ({previous.path})")
 
-    probe = _fid_probe(run, chief, task)  # before the MLflow run: no evaluator, no run
+    probe = make_fid_probe(run, chief, task)  # before the MLflow run: no evaluator, no run
     tracker = NullTracker()
     if chief:
         tracker = MlflowTracker(
@@ -160,7 +160,7 @@ def _baseline_scores(run: RunConfig, task, progress: bool) -> dict:
     }
 
 
-def _fid_probe(run: RunConfig, chief: bool, task):
+def make_fid_probe(run: RunConfig, chief: bool, task):
     """The in-training FID of train.fid_every, or None when off (or not the chief)."""
     from pipeline.scoring import FidProbe, Reference
 

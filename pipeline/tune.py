@@ -139,7 +139,6 @@ class StudySummary:
     storage: str
     best_number: int
     best_value: float
-    best_values: dict[str, Any]
     metric: str
     counts: dict[str, int]
     command: str
@@ -177,7 +176,7 @@ def tune(
     evaluator's in-training FID (tests)."""
     import optuna
 
-    from pipeline.stages import _fid_probe, experiment_name, model_dir
+    from pipeline.stages import experiment_name, make_fid_probe, model_dir
     from pipeline.tasks import task_for
     from pipeline.tracking import MlflowTracker, run_tags
 
@@ -190,7 +189,7 @@ def tune(
     name, url = study_name(base), storage_url(cfg)
     study = _open_study(name, url, cfg, worker, study_fingerprint(base, cfg))
     task = task_for(base)
-    probe = fid_probe or _fid_probe(base, True, task)  # a missing evaluator: a clear error
+    probe = fid_probe or make_fid_probe(base, True, task)  # a missing evaluator: a clear error
     experiment = experiment_name(base.data.dataset)
     parent = _parent_run(study, experiment, model, url, cfg, worker)
 
@@ -413,7 +412,6 @@ def _conclude(
         storage=shown_url(url),
         best_number=best.number,
         best_value=best.value,
-        best_values=dict(best.params),
         metric=metric,
         counts=counts,
         command=command,
