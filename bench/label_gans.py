@@ -33,10 +33,11 @@ def _read(path: Path) -> dict | None:
 
 def train_sgan(params: dict, per_class: int) -> Path:
     """Train and score SGAN with `per_class` labels per class; returns the results file."""
-    from pipeline.config import resolve_run
-    from pipeline.stages import _baseline_scores
-    from pipeline.tasks import task_for
-    from pipeline.training import train
+    from pipeline.gans.families import resolve_run
+    from pipeline.gans.inputs import task_for
+    from pipeline.scoring.metrics.classifier_accuracy import classifier_scores
+    from pipeline.stages.train import _baseline_scores
+    from pipeline.training.loop import train
 
     params = copy.deepcopy(params)
     params["models"]["sgan"]["labels_per_class"] = per_class
@@ -49,7 +50,7 @@ def train_sgan(params: dict, per_class: int) -> Path:
     scores = {
         "epochs": run.train.epochs,
         "steps": result.steps,
-        **task.classifier_scores(result.gan.discriminator),
+        **classifier_scores(task, result.gan.discriminator),
         **_baseline_scores(run, task, progress=True),  # with labelled_images
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

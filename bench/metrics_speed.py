@@ -115,7 +115,7 @@ def feature_extraction(samples: int) -> None:
     if not Path("models/evaluator/model.keras").is_file():
         print("feature_extraction skipped: no models/evaluator/model.keras (dvc repro evaluator)")
         return
-    from pipeline.stages import load_embedder
+    from pipeline.scoring.evaluator import load_embedder
 
     embedder = load_embedder(batch_size=500)
     images = np.random.default_rng(0).uniform(-1, 1, (samples, *embedder.image_shape))

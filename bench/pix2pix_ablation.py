@@ -51,7 +51,7 @@ def sharpness(images: np.ndarray) -> float:
 
 
 def run_for(params: dict, loss: str, args: argparse.Namespace):
-    from pipeline.config import resolve_run
+    from pipeline.gans.families import resolve_run
 
     params = copy.deepcopy(params)
     section = params.setdefault("models", {}).setdefault("pix2pix", {})
@@ -65,11 +65,13 @@ def run_for(params: dict, loss: str, args: argparse.Namespace):
 
 def main() -> None:
     from pipeline.config import load_params, parse_evaluate
+    from pipeline.gans.inputs import task_for
     from pipeline.images import grid, save_png
-    from pipeline.scoring import Reference, fid
-    from pipeline.stages import load_embedder
-    from pipeline.tasks import task_for
-    from pipeline.training import train
+    from pipeline.scoring.evaluator import load_embedder
+    from pipeline.scoring.metrics.paired import paired_scores
+    from pipeline.scoring.probe import fid
+    from pipeline.scoring.reference import Reference
+    from pipeline.training.loop import train
 
     args = parse_args()
     params = load_params(args.params)
@@ -87,7 +89,7 @@ def main() -> None:
         seconds = time.perf_counter() - started
         images = task.images(result.gan.generator, count, seed=0)
         real = task.real_images(len(images))
-        scores = task.paired_scores(images)
+        scores = paired_scores(images, real)
         scores["fid"] = fid(embedder(images).features, reference)
         scores["sharpness"] = sharpness(images) / sharpness(real)
         scores["steps"], scores["minutes"] = result.steps, seconds / 60

@@ -20,11 +20,13 @@ KEYS = ("fid", "kid", "classifier_score", "precision", "recall")
 def untrained_scores(params: dict, model: str) -> dict[str, float]:
     import tensorflow as tf
 
-    from pipeline.config import parse_evaluate, resolve_run
-    from pipeline.scoring import Reference, score
-    from pipeline.stages import load_embedder
-    from pipeline.tasks import task_for
-    from pipeline.training import build_compiled_gan
+    from pipeline.config import parse_evaluate
+    from pipeline.gans.families import resolve_run
+    from pipeline.gans.inputs import task_for
+    from pipeline.scoring.evaluator import load_embedder
+    from pipeline.scoring.reference import Reference
+    from pipeline.scoring.score import score
+    from pipeline.training.build import build_compiled_gan
 
     run = resolve_run(params, model)
     cfg = parse_evaluate(params)

@@ -56,7 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def load_run(args: argparse.Namespace):
-    from pipeline.config import load_params, resolve_run
+    from pipeline.config import load_params
+    from pipeline.gans.families import resolve_run
 
     params = load_params(args.params)
     overrides = [
@@ -81,9 +82,9 @@ def load_images(run, count: int) -> np.ndarray:
     """uint8 [N, 28, 28, 1]: the fetched training split if present, else random pixels.
 
     A translation model (pix2pix) gets the edge pairs [N, 32, 32, 2] instead."""
-    from pipeline.config import training_data_file
+    from pipeline.gans.families import get_family
 
-    path = Path(training_data_file(run.model, run.data))
+    path = Path(get_family(run.model).inputs.data_file(run.data))
     key = "train" if path.name == "pairs.npz" else "x_train"
     if path.is_file():
         return np.load(path, allow_pickle=False)[key]
@@ -96,13 +97,15 @@ def build_ours(run, images: np.ndarray):
     import tensorflow as tf
 
     from pipeline.data.loader import StepPlan, training_dataset
-    from pipeline.distribute import precision_policy
-    from pipeline.training import augmentation_for, build_compiled_gan, distributed_step
+    from pipeline.gans.families import get_family
+    from pipeline.training.build import build_compiled_gan, distributed_step
+    from pipeline.training.distribute import precision_policy
 
     cfg = run.train
     strategy = tf.distribute.get_strategy()
     plan = StepPlan(len(images), cfg.batch_size, cfg.k_steps)
-    augment = augmentation_for(run, images.shape[1:])  # pix2pix's jitter counts too
+    family = get_family(run.model)  # pix2pix's jitter counts too
+    augment = family.augmentation(run, images.shape[1:]) if family.augmentation else None
     dataset = training_dataset(
         images, plan, seed=cfg.seed, latent_dim=cfg.latent_dim, epoch=0, augment=augment
     )
@@ -140,10 +143,10 @@ def build_baseline(run, images: np.ndarray, *, flip: bool = True) -> SimpleNames
     """
     import keras
 
-    from pipeline.gans import family_of
+    from pipeline.gans.families import get_family
 
     cfg, shape = run.train, images.shape[1:]
-    family = family_of(run.model)
+    family = get_family(run.model)
     keras.utils.set_random_seed(cfg.seed)
     generator = family.build_generator(run, shape)
     logits = family.build_discriminator(run, shape)

@@ -156,31 +156,40 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
-    from pipeline import stages
-    from pipeline.gans import check_model_name
+    from pipeline.gans.families import check_model_name
 
     progress = not args.no_progress
     if args.command == "fetch":
-        stages.fetch_command(args.params, progress=progress)
+        from pipeline.stages.fetch import fetch_command
+
+        fetch_command(args.params, progress=progress)
     elif args.command == "edges":
-        from pipeline.translation import edges_command
+        from pipeline.stages.edges import edges_command
 
         print("edges: " + _summary(edges_command(args.params)))
     elif args.command == "train":
+        from pipeline.stages.train import train_command
+
         check_model_name(args.model)
-        summary = stages.train_command(args.params, args.model, progress=progress)
+        summary = train_command(args.params, args.model, progress=progress)
         print(f"train@{args.model}: " + _summary(summary))
     elif args.command == "evaluator":
-        report = stages.evaluator_command(args.params, progress=progress)
+        from pipeline.stages.evaluator import evaluator_command
+
+        report = evaluator_command(args.params, progress=progress)
         print("evaluator: " + _summary(report))
     elif args.command == "reference":
-        print("reference (real-vs-real floor): " + _summary(stages.reference_command(args.params)))
+        from pipeline.stages.reference import reference_command
+
+        print("reference (real-vs-real floor): " + _summary(reference_command(args.params)))
     elif args.command == "evaluate":
+        from pipeline.stages.evaluate import evaluate_command
+
         check_model_name(args.model)
-        scores = stages.evaluate_command(args.params, args.model)
+        scores = evaluate_command(args.params, args.model)
         print(f"evaluate@{args.model}: " + _summary(scores))
     elif args.command == "tune":
-        from pipeline.tune import tune
+        from pipeline.tuning.tune import tune
 
         check_model_name(args.model)
         if args.queue_top < 0:
@@ -208,7 +217,9 @@ def run(args: argparse.Namespace) -> None:
     elif args.command == "sample":
         if args.model is not None:
             check_model_name(args.model)
-        out = stages.sample_command(
+        from pipeline.stages.sample import sample_command
+
+        out = sample_command(
             args.params,
             args.model,
             args.n,
@@ -220,11 +231,11 @@ def run(args: argparse.Namespace) -> None:
         )
         print(f"wrote {out}")
     elif args.command == "retrain":
-        from pipeline.retrain import retrain_command
+        from pipeline.tracking.retrain import retrain_command
 
         retrain_command(args.params, dry_run=args.dry_run)
     elif args.command == "translate":
-        from pipeline.translation import translate_command
+        from pipeline.stages.translate import translate_command
 
         check_model_name(args.model)
         out = translate_command(args.model, args.input, args.out, args.kind)

@@ -66,21 +66,27 @@ def save_png(picture: np.ndarray, target: Path, scale: int = 1) -> Path:
     return Path(target)
 
 
-def save_loss_curves(history: Sequence[dict], target: Path, title: str) -> Path:
-    """Two panels: the losses, and D(x) / D(G(z)) (seed 001's view of the game)."""
+def save_loss_curves(
+    history: Sequence[dict], target: Path, title: str, probabilities: bool = True
+) -> Path:
+    """Two panels: the losses, and D(x) / D(G(z)) (seed 001's view of the game); for a
+    critic (`probabilities` false: wgan, hinge, lsgan) its mean score on each."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [row["step"] for row in history]
-    figure, (losses, probabilities) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (losses, outputs) = plt.subplots(1, 2, figsize=(11, 4))
     for key in ("d_loss", "g_loss"):
         losses.plot(steps, [row[key] for row in history], label=key, linewidth=1)
-    for key, label in (("d_real", "D(x)"), ("d_fake", "D(G(z))")):
-        probabilities.plot(steps, [row[key] for row in history], label=label, linewidth=1)
-    probabilities.axhline(0.5, color="grey", linestyle=":", linewidth=1)
-    for axis, name in ((losses, "loss"), (probabilities, "mean discriminator output")):
+    labels = ("D(x)", "D(G(z))") if probabilities else ("critic on reals", "critic on fakes")
+    for key, label in zip(("d_real", "d_fake"), labels, strict=True):
+        outputs.plot(steps, [row[key] for row in history], label=label, linewidth=1)
+    if probabilities:
+        outputs.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    output_name = "mean discriminator output" if probabilities else "mean critic score"
+    for axis, name in ((losses, "loss"), (outputs, output_name)):
         axis.set_xlabel("step")
         axis.set_ylabel(name)
         axis.legend()

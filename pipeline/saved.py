@@ -7,9 +7,14 @@ without importing the commands.
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pipeline.errors import DataError
+from pipeline.images import atomic_path
 
 MODELS_DIR = Path("models")
 EVALUATOR_DIR = MODELS_DIR / "evaluator"
@@ -45,3 +50,39 @@ def load_keras(path: Path, stage: str):
             f"{path} could not be loaded ({type(error).__name__}); make it again: "
             f"`dvc repro -f {stage}`"
         ) from None
+
+
+# --- writing outputs: each atomically (a temp file beside it, then a rename) ---------------
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """A temp path beside `target` to write; renamed onto `target` only if the block
+    finishes, removed otherwise (a kill mid-write leaves no half-written output)."""
+    tmp, commit = atomic_path(target)
+    try:
+        yield tmp
+        commit()
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_keras(model, target: Path) -> None:
+    with atomic_file(target) as tmp:
+        model.save(tmp)
+
+
+def write_csv(rows: list[dict], columns: list[str], target: Path) -> None:
+    with atomic_file(target) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_json(payload: dict, target: Path) -> None:
+    write_text(json.dumps(payload, indent=2) + "\n", target)
+
+
+def write_text(text: str, target: Path) -> None:
+    with atomic_file(target) as tmp:
+        tmp.write_text(text)

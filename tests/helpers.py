@@ -61,11 +61,12 @@ def tiny_labels(run, count: int):
     import numpy as np
 
     from pipeline.data.labels import training_labels
-    from pipeline.gans import label_plan
+    from pipeline.gans.families import get_family
 
-    plan = label_plan(run.model, run)
-    if plan is None:
+    make_plan = get_family(run.model).label_plan
+    if make_plan is None:
         return None
+    plan = make_plan(run)
     classes = np.arange(count, dtype=np.int64) % len(CLASS_NAMES)
     return training_labels(plan, classes, CLASS_NAMES, run.train.seed, run.model)
 

@@ -31,10 +31,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from pipeline.config import resolve_run  # noqa: E402
-from pipeline.distribute import make_strategy  # noqa: E402
-from pipeline.gans.base import METRIC_NAMES  # noqa: E402
-from pipeline.training import train  # noqa: E402
+from pipeline.gans.adversarial import METRIC_NAMES  # noqa: E402
+from pipeline.gans.families import resolve_run  # noqa: E402
+from pipeline.training.distribute import make_strategy  # noqa: E402
+from pipeline.training.loop import train  # noqa: E402
 from tests.helpers import repo_params  # noqa: E402
 
 IMAGE_SEED = 0

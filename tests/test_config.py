@@ -4,8 +4,9 @@ import copy
 
 import pytest
 
-from pipeline.config import load_params, resolve_run
+from pipeline.config import load_params
 from pipeline.errors import ConfigError
+from pipeline.gans.families import resolve_run
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_repository_params_resolve_for_every_default_model(params):
         ("beta1", 1.0, "train.beta1 must be in [0, 1)"),
         ("k_steps", 1.5, "train.k_steps must be an integer"),
         ("batch_size", 0, "train.batch_size must be >= 1"),
-        ("loss", "hinge", "train.loss must be one of 'nonsaturating', 'minimax'"),
+        ("loss", "hinges", "train.loss must be one of 'nonsaturating', 'minimax', 'wgan'"),
         ("jit_compile", "yes", "train.jit_compile must be true or false"),
         ("steps_per_epoch", 0, "train.steps_per_epoch must be >= 1"),
     ],

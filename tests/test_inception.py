@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from pipeline.errors import ConfigError, DataError
-from pipeline.inception import InceptionEmbedder
-from pipeline.scoring import Reference, fid_inception
+from pipeline.scoring.inception import InceptionEmbedder
+from pipeline.scoring.metrics.fid_inception import fid_inception
+from pipeline.scoring.reference import Reference
 
 SIDE = 75  # the smallest input InceptionV3 takes; 299 in real use
 

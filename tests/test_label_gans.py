@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.config import resolve_run
 from pipeline.data.labels import HIDDEN, LabelPlan, class_index, labelled_subset, training_labels
 from pipeline.errors import ConfigError, DataError
-from pipeline.gans.catgan import entropy_terms
+from pipeline.gans.families import resolve_run
+from pipeline.gans.families.catgan import entropy_terms
 from pipeline.gans.losses import entropy, real_fake_logit, supervised_loss
-from pipeline.label_metrics import accuracy, clustering_accuracy, conditional_scores
-from pipeline.training import build_compiled_gan
+from pipeline.scoring.metrics.labels import accuracy, clustering_accuracy, conditional_scores
+from pipeline.training.build import build_compiled_gan
 from tests.helpers import CLASS_NAMES, TINY_LABELS
 
 K = len(CLASS_NAMES)
@@ -258,7 +258,8 @@ def test_labelled_slots_fill_the_end_of_every_minibatch():
     plan = StepPlan(200, 8, 2)
     batches = list(training_dataset(images, plan, seed=0, latent_dim=2, epoch=0, labels=labels))
     assert len(batches) == plan.steps_per_epoch
-    for real, _noise, batch_labels in batches:
+    for batch in batches:
+        real, batch_labels = batch["real"], batch["labels"]
         assert real.shape == (8, 2, 1, 1, 1) and batch_labels.shape == (8, 2)
         index = np.rint((real.numpy()[..., 0, 0, 0] + 1) * 127.5).astype(int)  # [8, 2]
         assert np.isin(index[-3:], labels.labelled).all()  # the last 3 slots: labelled
@@ -269,7 +270,7 @@ def test_labelled_slots_fill_the_end_of_every_minibatch():
             images, plan, seed=0, latent_dim=2, epoch=0, first_step_in_epoch=2, labels=labels
         )
     )
-    np.testing.assert_array_equal(resumed[0][2].numpy(), batches[2][2].numpy())
+    np.testing.assert_array_equal(resumed[0]["labels"].numpy(), batches[2]["labels"].numpy())
 
 
 @pytest.mark.parametrize(
@@ -291,7 +292,7 @@ def test_class_index_names_the_choices_when_wrong(label):
 
 
 def test_labelled_per_batch_must_leave_room_for_unlabelled_images(tiny_params, tmp_path):
-    from pipeline.training import train
+    from pipeline.training.loop import train
 
     # when params are read, before any data loads (tiny batch: 8)
     with pytest.raises(ConfigError, match=r"models.sgan.labelled_per_batch \(8\) must be below"):

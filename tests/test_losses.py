@@ -1,12 +1,23 @@
-"""The adversarial losses against values computed by hand."""
+"""The cross-entropy losses (seed 001's two generator losses) against values computed by hand."""
 
 import math
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
-from pipeline.gans.losses import discriminator_loss, generator_loss, mean_probability
+from pipeline.gans.objectives import get_loss
+
+
+def discriminator_loss(real, fake):
+    return get_loss("nonsaturating").discriminator(real, fake)
+
+
+def generator_loss(fake, kind):
+    return get_loss(kind).generator(fake)
+
+
+def mean_probability(logits):
+    return get_loss("nonsaturating").report(logits)
 
 
 def sigmoid(x):
@@ -46,8 +57,3 @@ def test_patch_logits_are_averaged_per_example():
     logits = tf.constant([[[0.0, 0.0], [0.0, 0.0]], [[5.0, 5.0], [5.0, 5.0]]])  # [2, 2, 2]
     got = mean_probability(logits).numpy()
     np.testing.assert_allclose(got, [0.5, sigmoid(5.0)], rtol=1e-6)
-
-
-def test_unknown_generator_loss_is_rejected():
-    with pytest.raises(ValueError, match="nonsaturating"):
-        generator_loss(tf.zeros([1, 1]), "wasserstein")

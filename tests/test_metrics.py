@@ -8,16 +8,12 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from pipeline import metrics
 from pipeline.errors import ConfigError, DataError, PipelineError
-from pipeline.metrics import (
-    classifier_score,
-    feature_statistics,
-    fid_from_features,
-    frechet_distance,
-    kernel_inception_distance,
-    precision_recall,
-)
+from pipeline.scoring.metrics import precision_recall as precision_recall_module
+from pipeline.scoring.metrics.classifier_score import classifier_score
+from pipeline.scoring.metrics.fid import feature_statistics, fid_from_features, frechet_distance
+from pipeline.scoring.metrics.kid import kernel_inception_distance
+from pipeline.scoring.metrics.precision_recall import precision_recall
 
 
 def random_stats(rng, d=16, n=200):
@@ -41,6 +37,17 @@ def sqrtm_fid(mu1, sigma1, mu2, sigma2):
 def test_metrics_module_does_not_import_tensorflow():
     code = "import sys, pipeline.metrics; sys.exit('tensorflow' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_public_facade_reexports_the_math():
+    from pipeline import metrics
+
+    assert metrics.frechet_distance is frechet_distance
+    assert metrics.kernel_inception_distance is kernel_inception_distance
+    assert metrics.classifier_score is classifier_score
+    assert metrics.precision_recall is precision_recall
+    for name in metrics.__all__:
+        assert hasattr(metrics, name), name
 
 
 def test_feature_statistics_accumulate_float32_features_in_float64():
@@ -149,7 +156,7 @@ def test_precision_recall_do_not_depend_on_the_block_size(monkeypatch):
     rng = np.random.default_rng(9)
     real, fake = rng.standard_normal((250, 8)), rng.standard_normal((230, 8)) * 1.3 + 0.3
     whole = precision_recall(real, fake)
-    monkeypatch.setattr(metrics, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(precision_recall_module, "CHUNK_ROWS", 7)
     assert precision_recall(real, fake) == whole
     assert 0 < whole[0] < 1 and 0 < whole[1] < 1
 

@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.checkpoints import CheckpointStore
-from pipeline.training import build_compiled_gan, train
+from pipeline.training.build import build_compiled_gan
+from pipeline.training.checkpoints import CheckpointStore
+from pipeline.training.loop import train
 
 WORKER = Path(__file__).with_name("multiworker_worker.py")
 MODELS = ("gan", "dcgan")
@@ -224,8 +225,10 @@ def test_two_workers_train_like_one_device(cluster, model, tmp_path):
     fingerprint = run.fingerprint()
     chief = CheckpointStore(cluster.checkpoints(0) / model, fingerprint).latest()
     assert chief is not None and chief.step == 3
-    state = chief.load_state()
+    state = chief.load_state()  # name -> value (pipeline.training.state)
     for name, value in zip(names, w0, strict=True):
-        assert any(s.shape == value.shape and np.array_equal(s, value) for s in state), name
+        assert any(
+            s.shape == value.shape and np.array_equal(s, value) for s in state.values()
+        ), name
     assert CheckpointStore(cluster.checkpoints(1) / model, fingerprint).latest() is None
     assert not (cluster.checkpoints(1) / model).exists(), "a non-chief worker wrote files"

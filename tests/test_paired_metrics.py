@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from pipeline.errors import DataError
-from pipeline.paired_metrics import PSNR_CAP_DB, l1_distance, paired_scores, psnr, ssim
+from pipeline.scoring.metrics.paired import (
+    PSNR_CAP_DB,
+    l1_distance,
+    paired_scores,
+    psnr,
+    ssim,
+)
 
 
 @pytest.fixture

@@ -38,6 +38,19 @@ def _newest_runs(repo: Path) -> dict:
     return newest
 
 
+def _changed_after_editing(repo: Path, files, env) -> set[str]:
+    """The stages `dvc status` reports changed while `files` carry an extra comment."""
+    originals = {name: (repo / name).read_text() for name in files}
+    try:
+        for name, text in originals.items():
+            (repo / name).write_text(text + "\n# an edit\n")
+        status = json.loads(_sh(repo, "dvc", "status", "--json", "dvc.yaml", env=env))
+    finally:
+        for name, text in originals.items():
+            (repo / name).write_text(text)
+    return {name.split(":")[-1] for name in status}
+
+
 @pytest.mark.slow
 def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     tiny_params["train"].update(
@@ -118,6 +131,22 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     log = _sh(repo, "dvc", "repro", env=env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
     assert ran == {"edges", "train@pix2pix", "evaluate@pix2pix"}, log
+
+    # Code dependencies are exact (dvc.yaml): what an edit marks changed, before re-running
+    edits = {
+        # tuning, retrain and registry code: nothing to re-run
+        (
+            "pipeline/tuning/tune.py",
+            "pipeline/tracking/retrain.py",
+            "pipeline/tracking/registry.py",
+        ): set(),
+        # scoring code: every score and the floor, no training
+        ("pipeline/scoring/score.py",): {"reference", *(f"evaluate@{m}" for m in MODELS)},
+        # one family's file: that family only
+        ("pipeline/gans/families/dcgan.py",): {"train@dcgan", "evaluate@dcgan"},
+    }
+    for files, expected in edits.items():
+        assert _changed_after_editing(repo, files, env) == expected, files
 
     _sh(repo, "git", "add", "-A", env=env)
     _sh(repo, "git", "commit", "-qm", "baseline", env=env)

@@ -5,12 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.config import resolve_run
 from pipeline.errors import ConfigError
-from pipeline.gans import pix2pix
-from pipeline.gans.base import METRIC_NAMES, AdversarialGAN
+from pipeline.gans.adversarial import METRIC_NAMES, AdversarialGAN
+from pipeline.gans.families import pix2pix, resolve_run
 from pipeline.gans.losses import l1_loss
-from pipeline.training import build_compiled_gan, distributed_step
+from pipeline.training.build import build_compiled_gan, distributed_step
 from tests.helpers import repo_params
 
 S = 32  # padded Fashion-MNIST
@@ -175,7 +174,7 @@ def test_models_pix2pix_loss_is_the_objective_not_train_loss():
     run = _run(loss="l1", train={"loss": "minimax"})
     assert (run.family.loss, run.train.loss) == ("l1", "minimax")
     gan = _gan(run)
-    assert (gan.objective, gan.generator_loss_kind) == ("l1", "minimax")
+    assert (gan.objective, gan.loss.name) == ("l1", "minimax")
 
 
 def test_no_jitter_means_no_augmentation():
@@ -219,7 +218,7 @@ def test_generator_objective_matches_a_hand_computation(objective):
 def test_metric_names_extend_the_base_ones():
     assert AdversarialGAN.metric_names == METRIC_NAMES
     assert pix2pix.Pix2Pix.metric_names == (*METRIC_NAMES, "g_gan", "g_l1")
-    assert pix2pix.GAN_CLASS is pix2pix.Pix2Pix
+    assert pix2pix.FAMILY.model is pix2pix.Pix2Pix
 
 
 # --- training ------------------------------------------------------------------------------
@@ -275,7 +274,7 @@ def test_with_l1_alone_the_generator_does_not_listen_to_the_discriminator(update
 
 
 def test_mixed_precision_keeps_images_and_logits_float32():
-    from pipeline.distribute import precision_policy
+    from pipeline.training.distribute import precision_policy
 
     run = _run(train={"precision": "mixed_bfloat16"})
     with precision_policy("mixed_bfloat16"):
@@ -303,7 +302,7 @@ def _train_steps(run, strategy, batches):
 
 
 def test_mirrored_on_two_devices_matches_one_device():
-    from pipeline.distribute import make_strategy
+    from pipeline.training.distribute import make_strategy
 
     assert len(tf.config.list_logical_devices("CPU")) == 2, "conftest makes two logical CPUs"
     # Dropout masks are drawn per replica, so they cannot match one device's; the

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipeline.cli import main
-from pipeline.registry import (
+from pipeline.tracking.registry import (
     CHAMPION,
     parse_model_uri,
     promote_if_better,
@@ -18,7 +18,7 @@ from pipeline.registry import (
     registered_name,
     registry_client,
 )
-from pipeline.tracking import MlflowTracker
+from pipeline.tracking.runs import MlflowTracker
 from tests.helpers import one_line_error
 
 DATASET = "fashion_mnist"
@@ -168,10 +168,10 @@ def test_sample_needs_a_model_or_a_model_uri(tiny_repo, capsys):
 @pytest.mark.slow
 def test_a_champion_measured_otherwise_is_measured_again_before_judging(scored_repo, store):
     from pipeline.config import load_params, parse_evaluate
-    from pipeline.registry import registered_run, remeasure_champion
-    from pipeline.scoring import Reference
-    from pipeline.stages import score_generator
-    from pipeline.tasks import task_for
+    from pipeline.gans.inputs import task_for
+    from pipeline.scoring.reference import Reference
+    from pipeline.scoring.score import score_generator
+    from pipeline.tracking.registry import registered_run, remeasure_champion
     from tests.helpers import set_params
 
     name, champion = "folder-labelled-gan", "models:/folder-labelled-gan@champion"

@@ -13,8 +13,8 @@ import yaml
 from mlflow import MlflowClient
 from PIL import Image
 
-from pipeline import retrain
 from pipeline.cli import main
+from pipeline.tracking import retrain
 from tests.helpers import one_line_error, pipeline_copy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ BUSY = 75  # EX_TEMPFAIL
 # Holds the retrain lock of its working directory until its stdin closes.
 HOLDER = """
 import sys
-from pipeline.retrain import retrain_lock
+from pipeline.tracking.retrain import retrain_lock
 with retrain_lock():
     print("locked", flush=True)
     sys.stdin.read()

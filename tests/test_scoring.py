@@ -8,8 +8,9 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.cli import main
 from pipeline.errors import DataError
-from pipeline.evaluator import Embedder, build_evaluator, rotated
-from pipeline.scoring import FidProbe, Reference, fid_key
+from pipeline.scoring.evaluator import Embedder, build_evaluator, rotated
+from pipeline.scoring.probe import FidProbe, fid_key
+from pipeline.scoring.reference import Reference
 from tests.helpers import one_line_error, set_params, write_image_folder, write_labelled_folder
 
 

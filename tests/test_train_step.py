@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.config import resolve_run
-from pipeline.training import build_compiled_gan
+from pipeline.gans.families import resolve_run
+from pipeline.training.build import build_compiled_gan
 
 
 def _weights(model):
@@ -118,7 +118,7 @@ def test_mlp_gan_architectures_have_the_seed_widths(tiny_params, arch):
 def test_mixed_precision_keeps_images_and_logits_float32(tiny_params, precision, model, variant):
     """Under a mixed policy the hidden layers compute in 16 bits but the image and the logit
     stay float32, so real and generated batches can be concatenated and the loss is exact."""
-    from pipeline.distribute import precision_policy
+    from pipeline.training.distribute import precision_policy
 
     params = copy.deepcopy(tiny_params)
     key = "arch" if model == "gan" else "generator"

@@ -15,7 +15,8 @@ from mlflow.tracking import MlflowClient
 from pipeline.cli import main
 from pipeline.config import load_params, parse_tune
 from pipeline.errors import ConfigError
-from pipeline.tune import apply_command, override_keys, tune
+from pipeline.tuning.results import apply_command, override_keys
+from pipeline.tuning.tune import tune
 from tests.helpers import (
     free_port,
     one_line_error,

@@ -3,8 +3,10 @@
 usage: python tests/train_worker.py MODEL CHECKPOINT_DIR OUT_NPZ [KILL_AT_STEP]
 
 MODEL is dcgan (random 28x28 images), sgan (the same with labels, so a resumed run must
-redraw the same labelled slots) or pix2pix (random 32x32 edge/image pairs, with the paired
-jitter on, so a resumed run must redraw the same augmentations).
+redraw the same labelled slots), pix2pix (random 32x32 edge/image pairs, with the paired
+jitter on, so a resumed run must redraw the same augmentations) or phased (the two-phase
+toy of tests/phased_family.py, whose generator grows between its phases, trained with
+wgan_gp, whose penalty draws must be drawn again, and the averaged generator on).
 
 With KILL_AT_STEP, the process kills itself with SIGKILL right after the checkpoint of
 that step is written: a hard kill, no cleanup, as a machine losing power would.
@@ -21,8 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from pipeline.config import resolve_run  # noqa: E402
-from pipeline.training import Callback, train  # noqa: E402
+from pipeline.gans.families import resolve_run  # noqa: E402
+from pipeline.training.loop import Callback, train  # noqa: E402
 from tests.helpers import TINY_LABELS, repo_params, tiny_labels  # noqa: E402
 
 
@@ -46,6 +48,11 @@ def main() -> None:
     if model == "pix2pix":
         params["models"]["pix2pix"].update(filters=4, d_filters=4, batch_size=8, jitter=True)
         shape = (64, 32, 32, 2)
+    if model == "phased":
+        from tests.phased_family import family
+
+        family()
+        params["train"].update(loss="wgan_gp", ema=0.9)
     run = resolve_run(params, model)
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     result = train(
@@ -57,6 +64,8 @@ def main() -> None:
         labels=tiny_labels(run, len(images)),
     )
     weights = result.gan.generator.weights + result.gan.discriminator.weights
+    if result.generator is not result.gan.generator:  # the averaged generator too
+        weights += result.generator.weights
     np.savez(
         out,
         steps=result.steps,

@@ -63,10 +63,14 @@ def training_dataset(
     first_step_in_epoch: int = 0,
     augment=None,
     labels=None,
+    draws: tuple[str, ...] = (),
 ) -> tf.data.Dataset:
-    """One epoch of (real [B, k, H, W, C], noise [B, k+1, latent]) global batches, with
-    labels [B, k] (int32, -1 where hidden) as a third element when `labels` (a
-    `pipeline.data.labels.TrainingLabels`) is given.
+    """One epoch of global batches {"real": [B, k, H, W, C], "noise": [B, k+1, latent]},
+    with "labels" [B, k] (int32, -1 where hidden) when `labels` (a
+    `pipeline.data.labels.TrainingLabels`) is given, and the per-example U(0, 1) draws a
+    loss's penalty needs (`draws`, pipeline.gans.objectives): "alpha" [B, k] and
+    "perturbation" [B, k, H, W, C], keyed on (seed, step) apart from the latents, so they
+    split across replicas with their examples and a resumed run draws them again.
 
     Starts at `first_step_in_epoch` (resume). The batch axis comes first so a strategy
     splits every step's k minibatches evenly across replicas. `augment(batch, seed,
@@ -100,14 +104,33 @@ def training_dataset(
         batch = tf.gather(pixels, indices)  # uint8 [B, k, H, W, C]
         if augment is not None:
             batch = augmented(batch, step)
-        real, noise = to_unit_range(batch), latent_noise(seed, step, noise_shape)
-        if classes is None:
-            return real, noise
-        return real, noise, tf.gather(classes, indices)  # labels [B, k]
+        out = {"real": to_unit_range(batch), "noise": latent_noise(seed, step, noise_shape)}
+        if classes is not None:
+            out["labels"] = tf.gather(classes, indices)  # [B, k]
+        out |= penalty_draws(draws, seed, step, batch.shape)
+        return out
 
     dataset = tf.data.Dataset.from_tensor_slices((order, step_ids))
     dataset = dataset.map(make_step, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+DRAW_SHAPES = {"alpha": 2, "perturbation": None}  # leading axes of each draw (None: all)
+
+
+def penalty_draws(names, seed: int, step: tf.Tensor, batch_shape) -> dict[str, tf.Tensor]:
+    """U(0, 1) draws for global step `step`, each under its own key folded from (seed,
+    step) so that they never repeat the latents' stream: "alpha" [B, k], "perturbation"
+    shaped like the real batch [B, k, H, W, C]."""
+    key = tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)])
+    out = {}
+    for index, name in enumerate(sorted(names), start=1):
+        if name not in DRAW_SHAPES:
+            raise ValueError(f"unknown draw {name!r}; known: {sorted(DRAW_SHAPES)}")
+        rank = DRAW_SHAPES[name] or len(batch_shape)
+        own_key = tf.random.experimental.stateless_fold_in(key, 0xD7A + index)
+        out[name] = tf.random.stateless_uniform(batch_shape[:rank], seed=own_key)
+    return out
 
 
 def labelled_slots(labels, plan: StepPlan, seed: int, epoch: int) -> np.ndarray:

@@ -1,58 +1,14 @@
-"""The adversarial losses, once, with one label convention: real = 1, fake = 0.
+"""The families' own loss terms beside the adversarial objective (pipeline.gans.objectives):
+pix2pix's L1, SGAN's classes and feature matching, CatGAN's entropies.
 
-The discriminator outputs logits; `softplus` is binary cross-entropy with the sigmoid
-folded in: -log(sigmoid(l)) = softplus(-l) and -log(1 - sigmoid(l)) = softplus(l).
-Every function returns a per-example loss of shape [batch]; the caller averages with the
-*global* batch size (`tf.nn.compute_average_loss`) so the gradient is the same on one
-device and split across many.
+Every function returns a per-example loss of shape [batch] (or a scalar where noted); the
+caller averages with the *global* batch size (`tf.nn.compute_average_loss`) so the
+gradient is the same on one device and split across many.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
-
-GENERATOR_LOSSES = ("nonsaturating", "minimax")
-
-
-def _flat(logits: tf.Tensor) -> tf.Tensor:
-    """[batch, ...] logits (a patch grid or a single unit) to [batch, n] float32."""
-    logits = tf.cast(logits, tf.float32)
-    return tf.reshape(logits, [tf.shape(logits)[0], -1])
-
-
-def discriminator_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
-    """-log D(x) - log(1 - D(G(z))) per example: the negated GAN value function.
-
-    Summing the real and the fake term (as seed 001 does) rather than halving them keeps
-    the loss equal to the textbook value function; the halving of seed 000 only rescales.
-    """
-    real = tf.reduce_mean(tf.nn.softplus(-_flat(real_logits)), axis=1)
-    fake = tf.reduce_mean(tf.nn.softplus(_flat(fake_logits)), axis=1)
-    return real + fake
-
-
-def generator_loss(fake_logits: tf.Tensor, kind: str = "nonsaturating") -> tf.Tensor:
-    """The generator's per-example loss.
-
-    nonsaturating: -log D(G(z)); strong gradients while D confidently rejects the fakes.
-    minimax:       log(1 - D(G(z))); the original objective, whose gradient vanishes
-                   exactly then (seed 001 explains why the first is used in practice).
-    """
-    logits = _flat(fake_logits)
-    if kind == "nonsaturating":
-        per_unit = tf.nn.softplus(-logits)
-    elif kind == "minimax":
-        per_unit = -tf.nn.softplus(logits)
-    else:
-        raise ValueError(f"generator loss must be one of {GENERATOR_LOSSES}, got {kind!r}")
-    return tf.reduce_mean(per_unit, axis=1)
-
-
-def mean_probability(logits: tf.Tensor) -> tf.Tensor:
-    """Per-example D(.) = sigmoid(logit), averaged over a patch grid.
-
-    These are the D(x) and D(G(z)) that seed 001 logs."""
-    return tf.reduce_mean(tf.sigmoid(_flat(logits)), axis=1)
 
 
 def l1_loss(target: tf.Tensor, output: tf.Tensor) -> tf.Tensor:

@@ -1,0 +1,349 @@
+"""params.yaml to typed, validated config objects.
+
+Every knob lives in params.yaml; stages read it through `load_params` and the
+`parse_*`/`resolve_run` functions here and nothing else reads the file. A wrong type,
+an out-of-range value or an unknown key raises `ConfigError` naming the key, e.g.
+``train.lr must be > 0``.
+
+Per-model overrides: any hyperparameter of `train.*` listed in `OVERRIDABLE` may be set
+again under `models.<name>.*`; the resolved `TrainConfig` of a run has them applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from pipeline.config.validate import (
+    AT_LEAST_ONE,
+    POSITIVE,
+    UNIT_INTERVAL_OPEN,
+    build_dataclass,
+    check,
+)
+from pipeline.errors import ConfigError
+
+# Re-exported: a family declares its typed params with these (pipeline.gans.families).
+__all__ = ["AT_LEAST_ONE", "POSITIVE", "UNIT_INTERVAL_OPEN", "build_dataclass", "check"]
+
+PARAMS_FILE = "params.yaml"
+
+
+# --- the config objects -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """`data.*`: which dataset, where to look for it, where to write it."""
+
+    dataset: str = "fashion_mnist"
+    # Local folders searched (after the cache) before any download.
+    mirrors: tuple[str, ...] = ("/usr/share/datasets/fashion-mnist",)
+    # Side of the square images; null keeps a built-in dataset's native size.
+    image_size: int | None = field(default=None, metadata=AT_LEAST_ONE)
+    # Where verified downloads are kept between runs; "" means ~/.cache/gan-zoo.
+    cache_dir: str = ""
+    raw_dir: str = "data/raw"
+    download_timeout: float = field(default=30.0, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class EdgesConfig:
+    """`edges.*`: the Canny edge maps pix2pix translates from (seed 003), and their pairs."""
+
+    # Gaussian blur before Canny: kernel side (odd; 0 = no blur) and sigma (0: from the side).
+    blur: int = field(default=3, metadata=check(lambda v: v == 0 or v % 2 == 1, "0 or odd"))
+    blur_sigma: float = field(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    # Canny's hysteresis thresholds on the 0-255 gradient magnitude.
+    low_threshold: float = field(default=50.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    high_threshold: float = field(default=150.0, metadata=POSITIVE)
+    # Pairs are centred on a black square of this side (28 -> 32 for Fashion-MNIST, so the
+    # U-Net can halve it down to 1x1); null keeps the image size, which must then be a
+    # power of two.
+    pad_to: int | None = field(default=32, metadata=AT_LEAST_ONE)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """`train.*`: what every GAN trains with (see OVERRIDABLE for per-model overrides)."""
+
+    # The GANs `dvc repro` trains. params.yaml maps each name to the data file it trains
+    # on (dvc.yaml's foreach makes that file a dependency of train@<name>); here only the
+    # names are kept, after `parse_train` checked each file against the model.
+    models: tuple[str, ...] = ("gan", "dcgan")
+    strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    jit_compile: bool = False
+    lr: float = field(default=2e-4, metadata=POSITIVE)
+    beta1: float = field(default=0.5, metadata=UNIT_INTERVAL_OPEN)
+    k_steps: int = field(default=1, metadata=AT_LEAST_ONE)
+    dropout: float = field(default=0.25, metadata=UNIT_INTERVAL_OPEN)
+    batch_size: int = field(default=128, metadata=AT_LEAST_ONE)
+    latent_dim: int = field(default=100, metadata=AT_LEAST_ONE)
+    seed: int = 0
+    epochs: int = field(default=1, metadata=AT_LEAST_ONE)
+    steps_per_epoch: int | None = field(default=None, metadata=AT_LEAST_ONE)
+    # The adversarial objective of both networks (pipeline.gans.objectives; README,
+    # Losses); a family whose own objective cannot take it keeps its own.
+    loss: Literal["nonsaturating", "minimax", "wgan", "wgan_gp", "hinge", "lsgan", "dragan"] = (
+        "nonsaturating"
+    )
+    gp_weight: float = field(default=10.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    clip: float = field(default=0.01, metadata=POSITIVE)  # wgan's weight clipping bound
+    r1_gamma: float = field(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    # Exponential moving average of G's weights (0: off): the averaged G is then the one
+    # kept, scored and drawn.
+    ema: float = field(default=0.0, metadata=UNIT_INTERVAL_OPEN)
+    # simultaneous: one generator forward pass serves the last discriminator update and
+    # the generator update. alternating: the generator step draws new fakes and sees the
+    # discriminator after its update (the textbook loop of seed 004).
+    update: Literal["simultaneous", "alternating"] = "simultaneous"
+    log_every: int = field(default=10, metadata=AT_LEAST_ONE)
+    checkpoint_every: int = field(default=100, metadata=AT_LEAST_ONE)
+    sample_grid: int = field(default=8, metadata=AT_LEAST_ONE)
+    # A cheap FID (train.fid_samples generated images against the reference) every
+    # fid_every epochs, logged as `fid<N>` (e.g. fid2k): the curve the tuner prunes on.
+    # 0 turns it off.
+    fid_every: int = field(default=1, metadata=check(lambda v: v >= 0, ">= 0"))
+    fid_samples: int = field(default=2000, metadata=check(lambda v: v >= 200, ">= 200"))
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """`evaluator.*`: the classifier whose features every score uses (DESIGN.md, Scoring)."""
+
+    epochs: int = field(default=5, metadata=AT_LEAST_ONE)
+    batch_size: int = field(default=128, metadata=AT_LEAST_ONE)
+    lr: float = field(default=3e-3, metadata=POSITIVE)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """`evaluate.*`: how a trained generator is scored against the real test split."""
+
+    # Generated images per score. FID depends on the count: compare only equal counts.
+    n_samples: int = field(default=10000, metadata=check(lambda v: v >= 200, ">= 200"))
+    batch_size: int = field(default=500, metadata=AT_LEAST_ONE)
+    seed: int = 0  # latents of the scored samples, KID's subsets
+    kid_subsets: int = field(default=100, metadata=AT_LEAST_ONE)
+    kid_subset_size: int = field(default=1000, metadata=check(lambda v: v >= 2, ">= 2"))
+    pr_k: int = field(default=3, metadata=AT_LEAST_ONE)  # neighbours for precision/recall
+    score_splits: int = field(default=10, metadata=AT_LEAST_ONE)  # classifier score splits
+    # A local InceptionV3 no-top weights file adds `fid_inception` (pipeline/inception.py).
+    inception_weights: str = ""
+    # The shared metrics every model gets (pipeline.scoring.metrics; a family adds its own,
+    # Family.scores). Names are checked against the registry when scoring starts.
+    metrics: tuple[str, ...] = ("fid", "kid", "classifier_score", "precision_recall")
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """`tune.*`: the Optuna study of `python -m pipeline tune` (README, Tuning).
+
+    Each trial trains the model for a short budget (epochs x steps_per_epoch) with the
+    in-training FID every epoch; that FID is what weak trials are pruned on and its last
+    value is the objective. The four ranges are what the study searches (DESIGN.md: GAN
+    hyperparameters are sensitive); every other param is params.yaml's.
+    """
+
+    trials: int = field(default=20, metadata=AT_LEAST_ONE)  # per worker (--trials)
+    # "": SQLite at <repo>/models/tune/optuna.db (one worker at a time); a URL such as
+    # postgresql+psycopg2://user@host/db lets several workers share one study.
+    storage: str = ""
+    seed: int = 0  # TPE's seed; worker N of a shared study uses seed + N
+    epochs: int = field(default=3, metadata=AT_LEAST_ONE)
+    steps_per_epoch: int | None = field(default=200, metadata=AT_LEAST_ONE)
+    pruner: Literal["median", "none"] = "median"
+    startup_trials: int = field(default=3, metadata=check(lambda v: v >= 0, ">= 0"))
+    warmup_epochs: int = field(default=1, metadata=check(lambda v: v >= 0, ">= 0"))
+    lr: tuple[float, ...] = (1e-5, 1e-3)  # log scale
+    beta1: tuple[float, ...] = (0.0, 0.9)
+    k_steps: tuple[int, ...] = (1, 3)
+    dropout: tuple[float, ...] = (0.0, 0.5)
+
+    SEARCHED = ("lr", "beta1", "k_steps", "dropout")
+
+
+# Hyperparameters a model may override under models.<name>.*
+OVERRIDABLE = (
+    "lr",
+    "beta1",
+    "k_steps",
+    "dropout",
+    "batch_size",
+    "latent_dim",
+    "seed",
+    "epochs",
+    "steps_per_epoch",
+    "loss",
+    "gp_weight",
+    "clip",
+    "r1_gamma",
+    "ema",
+    "update",
+    "precision",
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training run of one GAN reads: resolved and validated."""
+
+    model: str
+    data: DataConfig
+    train: TrainConfig
+    family: Any  # the family module's own Config dataclass (models.<name>.*)
+    overrides: tuple[str, ...] = ()  # which train.* keys models.<name> overrode
+
+    def flat_params(self) -> dict[str, Any]:
+        """Every resolved param under its params.yaml key (what MLflow logs)."""
+        flat: dict[str, Any] = {}
+        for prefix, obj in (("data", self.data), ("train", self.train)):
+            for name, value in dataclasses.asdict(obj).items():
+                flat[f"{prefix}.{name}"] = value
+        for name, value in dataclasses.asdict(self.family).items():
+            flat[f"models.{self.model}.{name}"] = value
+        for name in self.overrides:
+            flat[f"models.{self.model}.{name}"] = getattr(self.train, name)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in flat.items()}
+
+    def fingerprint(self, ignore: tuple[str, ...] = ()) -> str:
+        """Hash of everything that changes the trained weights (checkpoint compatibility),
+        but the `ignore`d keys (what a tuning study varies)."""
+        params = self.flat_params()
+        for volatile in (
+            *ignore,
+            "train.models",
+            "train.log_every",
+            "train.checkpoint_every",
+            "train.fid_every",
+            "train.fid_samples",
+        ):
+            params.pop(volatile, None)
+        text = json.dumps(params, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """Read params.yaml; a missing or malformed file is a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path} not found; run from the repository root or pass --params")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}".splitlines()[0]) from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (data, train, models, ...)")
+    return params
+
+
+def parse_data(params: Mapping[str, Any]) -> DataConfig:
+    return build_dataclass(DataConfig, params.get("data"), "data")
+
+
+def parse_edges(params: Mapping[str, Any]) -> EdgesConfig:
+    edges = build_dataclass(EdgesConfig, params.get("edges"), "edges")
+    if edges.low_threshold > edges.high_threshold:
+        raise ConfigError(
+            f"edges.low_threshold ({edges.low_threshold}) must not exceed edges.high_threshold "
+            f"({edges.high_threshold})"
+        )
+    return edges
+
+
+def parse_evaluator(params: Mapping[str, Any]) -> EvaluatorConfig:
+    return build_dataclass(EvaluatorConfig, params.get("evaluator"), "evaluator")
+
+
+def parse_evaluate(params: Mapping[str, Any]) -> EvaluateConfig:
+    return build_dataclass(EvaluateConfig, params.get("evaluate"), "evaluate")
+
+
+def parse_tune(params: Mapping[str, Any]) -> TuneConfig:
+    tune = build_dataclass(TuneConfig, params.get("tune"), "tune")
+    # Each searched range is [low, high] inside what train.* accepts for the key.
+    allowed = {
+        "lr": (lambda v: v > 0, "> 0"),
+        "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+        "k_steps": (lambda v: v >= 1, ">= 1"),
+        "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    }
+    for name in TuneConfig.SEARCHED:
+        low_high = getattr(tune, name)
+        if len(low_high) != 2 or not low_high[0] < low_high[1]:
+            raise ConfigError(
+                f"tune.{name} must be [low, high] with low < high, got {list(low_high)}"
+            )
+        rule, text = allowed[name]
+        if not (rule(low_high[0]) and rule(low_high[1])):
+            raise ConfigError(f"tune.{name} must lie {text}, got {list(low_high)}")
+    return tune
+
+
+def _model_names(train: Mapping[str, Any]) -> dict[str, Any]:
+    """train.* with `models` (name -> data file) reduced to the names. Which names are
+    GANs and which file each reads is the families' to check
+    (pipeline.gans.families.check_train_models): this layer knows no family."""
+    models = train.get("models")
+    if models is None:
+        return dict(train)
+    if not isinstance(models, Mapping):
+        raise ConfigError(
+            "train.models must map each model to the data file it trains on, e.g. "
+            f"{{gan: data/raw/dataset.npz, pix2pix: data/edges/pairs.npz}}; got {models!r}"
+        )
+    return {**train, "models": [str(name) for name in models]}
+
+
+def parse_train(params: Mapping[str, Any]) -> TrainConfig:
+    values = _model_names(params.get("train") or {})
+    return build_dataclass(TrainConfig, values, "train")
+
+
+def resolve_run(params: Mapping[str, Any], model: str, family_params: type) -> RunConfig:
+    """The config one GAN trains with: train.* with models.<model>.* applied on top, and
+    the rest of models.<model>.* read into its family's `family_params` dataclass.
+
+    Call pipeline.gans.families.resolve_run, which knows the family."""
+    data = parse_data(params)
+    train = parse_train(params)
+    model_params = dict((params.get("models") or {}).get(model) or {})
+    prefix = f"models.{model}"
+    # A family param of the same name as a train.* one is the family's own (pix2pix's
+    # `loss: l1 | cgan | l1+cgan` is not train.loss), so it is not an override.
+    own = {f.name for f in dataclasses.fields(family_params)}
+    overridable = set(OVERRIDABLE) - own
+    overrides = {k: model_params.pop(k) for k in list(model_params) if k in overridable}
+    if overrides:
+        merged = {**_model_names(params.get("train") or {}), **overrides}
+        try:
+            train = build_dataclass(TrainConfig, merged, "train")
+        except ConfigError as error:
+            raise ConfigError(str(error).replace("train.", f"{prefix}.", 1)) from None
+    family_config = build_dataclass(family_params, model_params, prefix)
+    return RunConfig(
+        model=model,
+        data=data,
+        train=train,
+        family=family_config,
+        overrides=tuple(sorted(overrides)),
+    )
+
+
+def check_labelled_slots(model: str, per_batch: int, batch_size: int) -> None:
+    """A semi-supervised minibatch keeps room for unlabelled images (checked when params
+    are read, before any data loads)."""
+    if per_batch >= batch_size:
+        raise ConfigError(
+            f"models.{model}.labelled_per_batch ({per_batch}) must be below the batch size "
+            f"({batch_size}): the other slots carry the unlabelled images"
+        )

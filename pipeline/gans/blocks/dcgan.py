@@ -1,0 +1,121 @@
+"""DCGAN's trunks, shared by the families built on them (dcgan, cgan, sgan, catgan).
+
+Two generator/discriminator pairs from the source documents, chosen by each family's
+`generator` param:
+    upsample    seed 000: Dense -> 2x (UpSampling2D, Conv2D 3x3, BatchNorm 0.8, ReLU) ->
+                Conv2D -> tanh; its discriminator: Conv2D 32/64/128/256 (3x3, strides
+                2/2/2/1), LeakyReLU 0.2, Dropout, BatchNorm 0.8 and a ZeroPadding2D.
+    transposed  seed 004: Dense -> BatchNorm -> Conv2DTranspose 64 (5x5, stride 2, SELU) ->
+                BatchNorm -> Conv2DTranspose C (tanh); its discriminator has no BatchNorm:
+                Conv2D 64/128 (5x5, stride 2), LeakyReLU 0.2, Dropout (seed 004: 0.4).
+Both upsample twice, so the image side must be a multiple of 4 (28 -> start at 7x7).
+
+A layer followed by BatchNorm has no bias: the normalisation subtracts it again, so its
+gradient is zero up to rounding, which Adam (dividing by a near-zero second moment) would
+blow up into lr-sized random steps.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from pipeline.errors import ConfigError
+from pipeline.gans.blocks.layers import batch_norm, image_output, leaky_relu
+
+
+def start_side(image_shape: tuple[int, int, int], model: str = "dcgan") -> int:
+    """The side the generator starts from (a quarter of the image's), or a ConfigError."""
+    height, width, _ = image_shape
+    if height != width or height % 4:
+        raise ConfigError(
+            f"{model} needs square images with a side divisible by 4, got {height}x{width}; "
+            "set data.image_size (e.g. 28 or 32)"
+        )
+    return height // 4
+
+
+def condition_planes(condition, side: int, name: str):
+    """A per-example vector [B, c] as constant planes [B, side, side, c] (built-in layers
+    only, so a saved model loads without custom code)."""
+    width = condition.shape[-1]
+    x = keras.layers.Reshape((1, 1, width), name=f"{name}_pixel")(condition)  # [B, 1, 1, c]
+    return keras.layers.UpSampling2D(side, name=name)(x)  # [B, side, side, c]
+
+
+def generator_trunk(x, image_shape: tuple[int, int, int], variant: str, model: str = "dcgan"):
+    """[B, d] code (a latent, or a latent with a label code) -> [B, H, W, C] in [-1, 1].
+
+    The generators of dcgan, cgan, sgan and catgan: they differ in what the code holds."""
+    side, channels = start_side(image_shape, model), image_shape[-1]
+    if variant == "upsample":
+        x = keras.layers.Dense(128 * side * side, activation="relu", name="g_project")(x)
+        x = keras.layers.Reshape((side, side, 128))(x)  # [B, s, s, 128]
+        for i, filters in enumerate((128, 64)):
+            x = keras.layers.UpSampling2D(name=f"g_up{i + 1}")(x)  # [B, 2s, 2s, .] then 4s
+            x = keras.layers.Conv2D(
+                filters, 3, padding="same", use_bias=False, name=f"g_conv{i + 1}"
+            )(x)
+            x = batch_norm(name=f"g_bn{i + 1}")(x)
+            x = keras.layers.Activation("relu")(x)  # [B, ., ., filters]
+        x = keras.layers.Conv2D(channels, 3, padding="same", name="g_to_image")(x)
+    else:
+        x = keras.layers.Dense(128 * side * side, use_bias=False, name="g_project")(x)
+        x = keras.layers.Reshape((side, side, 128))(x)  # [B, s, s, 128]
+        x = batch_norm(momentum=0.99, name="g_bn1")(x)
+        x = keras.layers.Conv2DTranspose(
+            64, 5, strides=2, padding="same", activation="selu", name="g_deconv1"
+        )(x)  # [B, 2s, 2s, 64]
+        x = batch_norm(momentum=0.99, name="g_bn2")(x)
+        x = keras.layers.Conv2DTranspose(channels, 5, strides=2, padding="same", name="g_to_image")(
+            x
+        )  # [B, 4s, 4s, C]
+    return image_output()(x)  # [B, H, W, C] in [-1, 1]
+
+
+def discriminator_trunk(x, variant: str, rate: float):
+    """[B, H, W, c] image (or image with label planes) -> [B, F] flattened features.
+
+    The discriminators of dcgan, cgan, sgan and catgan: they differ in their heads."""
+    if variant == "upsample":
+        # (filters, stride, zero-pad after conv, batch norm) as in seed 000
+        plan = ((32, 2, False, False), (64, 2, True, True), (128, 2, False, True))
+        plan += ((256, 1, False, True),)
+        for i, (filters, stride, pad, norm) in enumerate(plan, start=1):
+            x = keras.layers.Conv2D(
+                filters, 3, strides=stride, padding="same", use_bias=not norm, name=f"d_conv{i}"
+            )(x)
+            if pad:  # 7x7 -> 8x8 for 28x28 inputs, so the next stride-2 conv gives 4x4
+                x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
+            if norm:
+                x = batch_norm(name=f"d_bn{i}")(x)
+            x = leaky_relu()(x)
+            x = keras.layers.Dropout(rate, name=f"d_dropout{i}")(x)
+        # 28x28 input: [B,14,14,32] -> [B,8,8,64] -> [B,4,4,128] -> [B,4,4,256]
+    else:
+        for i, filters in enumerate((64, 128), start=1):
+            x = keras.layers.Conv2D(filters, 5, strides=2, padding="same", name=f"d_conv{i}")(x)
+            x = leaky_relu()(x)
+            x = keras.layers.Dropout(rate, name=f"d_dropout{i}")(x)
+        # 28x28 input: [B,14,14,64] -> [B,7,7,128]
+    return keras.layers.Flatten(name="d_features")(x)  # [B, F]
+
+
+def build_classifier(
+    run, image_shape: tuple[int, int, int], outputs: int, model: str, with_features: bool
+) -> keras.Model:
+    """The DCGAN discriminator trunk with `outputs` class logits (float32) instead of one
+    real/fake logit: sgan's K + 1, catgan's K; `with_features` adds the trunk's flattened
+    features as a second output (sgan's feature matching)."""
+    start_side(image_shape, model)
+    image = keras.Input(image_shape, name="image")  # [B, H, W, C]
+    features = discriminator_trunk(image, run.family.generator, run.train.dropout)  # [B, F]
+    logits = keras.layers.Dense(outputs, dtype="float32", name="class_logits")(features)
+    out = [logits, features] if with_features else logits  # [B, outputs], [B, F]
+    return keras.Model(image, out, name="discriminator")
+
+
+def build_latent_generator(run, image_shape: tuple[int, int, int], model: str) -> keras.Model:
+    """G(z): the DCGAN generator of noise alone (dcgan, sgan, catgan)."""
+    z = keras.Input((run.train.latent_dim,), name="z")  # [B, latent]
+    image = generator_trunk(z, image_shape, run.family.generator, model)  # [B, H, W, C]
+    return keras.Model(z, image, name="generator")

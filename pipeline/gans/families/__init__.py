@@ -1,0 +1,163 @@
+"""The zoo: every GAN family is one registered `Family`, declared in one file of this folder.
+
+A family declares what the rest of the package asks of it: its name, its typed params
+(`models.<name>.*`), its input kind (what the generator is fed and which data file it
+trains on, pipeline.gans.inputs), how it builds its two networks, its adversarial model
+(the objective), which `train.loss` values that objective takes, its phases, and the extra
+scores `evaluate` computes for it. Nothing outside this folder asks which family a model
+is: it asks the family.
+
+Families are found by file: `pipeline/gans/families/<name>.py` registers `<name>` when it
+is imported (`register(Family(...))`), which happens the first time the name is looked up.
+So checking a model name needs no TensorFlow, and adding a family is adding its file (plus
+its `models.<name>` block in params.yaml and its `train.models` line). A family defined
+elsewhere (a plugin, a test) registers itself the same way before it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.errors import ConfigError
+
+# Every train.loss value (pipeline.gans.objectives.LOSSES, repeated here so that reading a
+# family's declaration imports no TensorFlow; a test keeps the two equal).
+ALL_LOSSES = ("nonsaturating", "minimax", "wgan", "wgan_gp", "hinge", "lsgan", "dragan")
+
+# Names reserved by DESIGN.md for families that are not built yet.
+PLANNED = ("progan", "stylegan", "srgan", "stackgan")
+
+
+def _no_options(run) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One GAN family, as the pipeline sees it."""
+
+    name: str
+    params: type  # the dataclass of models.<name>.* (its own knobs, not train.* overrides)
+    inputs: Any  # an input kind of pipeline.gans.inputs (LATENT, CONDITIONAL, ...)
+    # (run, image_shape, num_classes) -> keras.Model; num_classes is 0 without labels
+    build_generator: Callable
+    build_discriminator: Callable
+    # The adversarial model class (pipeline.gans.adversarial) and its own constructor
+    # arguments: the family's objective beyond the shared loss.
+    model: type | None = None
+    model_options: Callable[[Any], dict] = _no_options
+    # The train.loss values the objective takes; given another, the family keeps
+    # `own_objective` and says so in MLflow (param `objective`).
+    losses: tuple[str, ...] = ALL_LOSSES
+    own_objective: str = ""
+    label_plan: Callable | None = None  # run -> pipeline.data.labels.LabelPlan
+    augmentation: Callable | None = None  # (run, image_shape) -> augment(batch, seed, step)
+    phases: Callable | None = None  # run -> tuple of pipeline.training.phases.Phase
+    scores: tuple[str, ...] = ()  # extra metrics evaluate computes (pipeline.scoring.metrics)
+    summary: str = ""
+
+    def objective(self, loss: str) -> str:
+        """What this family trains with under train.loss = `loss` (MLflow's `objective`)."""
+        if loss in self.losses:
+            return loss
+        return f"{self.own_objective} (takes no train.loss={loss})"
+
+
+_REGISTRY: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add `family` to the zoo (a family file calls this at import)."""
+    if family.name in _REGISTRY and _REGISTRY[family.name] is not family:
+        raise ValueError(f"a family named {family.name!r} is registered already")
+    _REGISTRY[family.name] = family
+    return family
+
+
+def unregister(name: str) -> None:
+    """Remove a family registered at run time (tests)."""
+    _REGISTRY.pop(name, None)
+
+
+def builtin_names() -> tuple[str, ...]:
+    """The families that have a file in this folder (found without importing them)."""
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.ispkg))
+
+
+def family_names() -> tuple[str, ...]:
+    return tuple(sorted({*builtin_names(), *_REGISTRY}))
+
+
+def check_model_name(name: str, key: str = "--model") -> str:
+    if name in _REGISTRY or name in builtin_names():
+        return name
+    valid = ", ".join(family_names())
+    if name in PLANNED:
+        raise ConfigError(f"{key}: model {name!r} is not implemented yet; available: {valid}")
+    raise ConfigError(f"{key}: unknown model {name!r}; valid models: {valid}")
+
+
+def get_family(name: str) -> Family:
+    """The registered family `name`, importing its file on first use."""
+    check_model_name(name)
+    if name not in _REGISTRY:
+        importlib.import_module(f"{__name__}.{name}")
+        if name not in _REGISTRY:
+            raise ConfigError(f"{__name__}.{name} did not register a family named {name!r}")
+    return _REGISTRY[name]
+
+
+def resolve_run(params: Mapping[str, Any], model: str):
+    """The config `model` trains with (pipeline.config.resolve_run with its family's
+    params), after checking that train.models maps every GAN to the file it reads."""
+    from pipeline.config import check_labelled_slots
+    from pipeline.config import resolve_run as resolve
+
+    family = get_family(model)
+    check_train_models(params)
+    run = resolve(params, model, family.params)
+    if family.label_plan is not None:
+        check_labelled_slots(model, family.label_plan(run).per_batch, run.train.batch_size)
+    return run
+
+
+def check_train_models(params: Mapping[str, Any]) -> dict[str, str]:
+    """train.models (name -> the data file train@<name> reads, which dvc.yaml tracks),
+    each name a family and each file the one its input kind reads."""
+    from pipeline.config import parse_data
+
+    models = (params.get("train") or {}).get("models")
+    if models is None:
+        return {}
+    if not isinstance(models, Mapping):
+        raise ConfigError(
+            "train.models must map each model to the data file it trains on, e.g. "
+            f"{{gan: data/raw/dataset.npz, pix2pix: data/edges/pairs.npz}}; got {models!r}"
+        )
+    data = parse_data(params)
+    for name, path in models.items():
+        check_model_name(str(name), key="train.models")
+        expected = get_family(str(name)).inputs.data_file(data)
+        if path != expected:
+            raise ConfigError(
+                f"train.models.{name} must be {expected} (the file train@{name} reads, "
+                f"which dvc.yaml tracks); got {path!r}"
+            )
+    return dict(models)
+
+
+__all__ = [
+    "ALL_LOSSES",
+    "Family",
+    "check_model_name",
+    "check_train_models",
+    "family_names",
+    "get_family",
+    "register",
+    "resolve_run",
+    "unregister",
+]

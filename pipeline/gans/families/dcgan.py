@@ -1,0 +1,50 @@
+"""DCGAN: convolutional generator and discriminator (seeds 000 and 004; Radford et al.).
+
+The trunks are in pipeline.gans.blocks.dcgan; `models.dcgan.generator` picks the seed 000
+pair (upsample) or the seed 004 pair (transposed). Discriminator dropout is train.dropout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import keras
+
+from pipeline.gans.blocks.dcgan import build_latent_generator, discriminator_trunk, start_side
+from pipeline.gans.blocks.layers import logit_head
+from pipeline.gans.families import Family, register
+from pipeline.gans.inputs import LATENT
+
+
+@dataclass(frozen=True)
+class Config:
+    """models.dcgan.*"""
+
+    generator: Literal["upsample", "transposed"] = "upsample"
+
+
+def build_generator(run, image_shape: tuple[int, int, int], num_classes: int = 0) -> keras.Model:
+    return build_latent_generator(run, image_shape, "dcgan")  # G(z)
+
+
+def build_discriminator(
+    run, image_shape: tuple[int, int, int], num_classes: int = 0
+) -> keras.Model:
+    start_side(image_shape)
+    image = keras.Input(image_shape, name="image")  # [B, H, W, C]
+    features = discriminator_trunk(image, run.family.generator, run.train.dropout)  # [B, F]
+    logit = logit_head()(features)  # [B, 1]
+    return keras.Model(image, logit, name="discriminator")
+
+
+FAMILY = register(
+    Family(
+        name="dcgan",
+        params=Config,
+        inputs=LATENT,
+        build_generator=build_generator,
+        build_discriminator=build_discriminator,
+        summary="convolutional GAN of seeds 000/004",
+    )
+)

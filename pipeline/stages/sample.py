@@ -1,0 +1,52 @@
+"""`sample`: a picture of a trained (or registered) generator's samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import load_params
+from pipeline.errors import PipelineError
+from pipeline.gans.families import resolve_run
+from pipeline.images import display_scale, save_png
+from pipeline.saved import load_generator
+
+
+def sample_command(
+    params_path: Path,
+    model: str | None,
+    count: int,
+    seed: int,
+    out: Path,
+    columns: int | None,
+    label: str | None = None,
+    model_uri: str | None = None,
+) -> Path:
+    """A grid of `count` samples (triptychs of test pairs for a translation model); of
+    class `label` (a name or an index) for a conditional model, else a row per class.
+
+    The generator is models/MODEL/generator.keras, or with `model_uri` a registered one
+    (`models:/fashion_mnist-dcgan@champion`), whose family comes from its version's tag."""
+    from pipeline.data.labels import class_index
+    from pipeline.gans.inputs import ConditionalTask, task_for
+
+    if count < 1:
+        raise PipelineError("-n must be >= 1")
+    params = load_params(params_path)
+    if model_uri is None:
+        run, generator = resolve_run(params, model), None  # loaded once the options check
+    else:
+        from pipeline.tracking.registry import registered_run
+
+        run, generator = registered_run(params, model, model_uri)
+    task = task_for(run, with_training_data=False)
+    options = {}
+    if label is not None:
+        if not isinstance(task, ConditionalTask):
+            raise PipelineError(
+                f"--label needs a conditional model (cgan); {run.model}'s generator takes no label"
+            )
+        options["label"] = class_index(label, task.class_names)
+    if generator is None:
+        generator = load_generator(run.model)
+    picture = task.picture(generator, count, seed, columns, **options)
+    return save_png(picture, out, scale=display_scale(picture))

@@ -1,0 +1,174 @@
+"""`train --model NAME`: train one GAN and write its declared outputs.
+
+Outputs (dvc.yaml declares them):
+    models/NAME/generator.keras   the trained generator (the averaged one with train.ema)
+    models/NAME/discriminator.keras   the trained discriminator (sgan/catgan: the classifier)
+    models/NAME/samples.png       the family's preview picture (a grid from fixed latents)
+    models/NAME/loss_curves.png   losses and D's mean outputs over the steps
+    models/NAME/history.csv       the same numbers, drawn by `dvc plots show`
+    models/NAME/train.json        final losses, in-training FID, throughput (`dvc metrics show`)
+    models/NAME/fid.csv           the in-training FID per epoch (train.fid_every)
+    models/NAME/run.json          the MLflow run id, which `evaluate` logs its scores to
+Checkpoints live in models/NAME/checkpoints/ while a run is in flight and are removed when
+it finishes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import RunConfig, load_params
+from pipeline.gans.families import resolve_run
+from pipeline.images import display_scale, save_loss_curves, save_png
+from pipeline.saved import model_dir, save_keras, write_csv, write_json
+from pipeline.tracking.runs import experiment_name, tracking_uri
+from pipeline.training.build import objective_name
+
+
+def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
+    from pipeline.gans.inputs import task_for
+    from pipeline.scoring.probe import make_fid_probe
+    from pipeline.tracking.runs import MlflowTracker, run_tags
+    from pipeline.training.checkpoints import CheckpointStore
+    from pipeline.training.distribute import is_chief
+    from pipeline.training.tracker import NullTracker
+
+    run = resolve_run(load_params(params_path), model)
+    task = task_for(run)
+    images = task.train_images
+    out = model_dir(model)
+    checkpoint_dir = out / "checkpoints"
+    store = CheckpointStore(checkpoint_dir, run.fingerprint())
+    chief = is_chief()  # only the chief of a multi-worker cluster writes or deletes files
+    if chief and store.stale():
+        print(f"train@{model}: params changed since the last checkpoint; starting afresh")
+        store.clear()
+    previous = store.latest()
+    if previous is not None:
+        print(f"train@{model}: resuming from step {previous.step} ({previous.path})")
+
+    probe = make_fid_probe(run, chief, task)  # before the MLflow run: no evaluator, no run
+    tracker = NullTracker()
+    if chief:
+        tracker = MlflowTracker(
+            experiment=experiment_name(run.data.dataset),
+            run_name=model,
+            tags=run_tags(model, {"dataset": run.data.dataset}),
+            run_id=previous.extra.get("mlflow_run_id") if previous else None,
+        )
+    try:
+        tracker.log_params(
+            {
+                **run.flat_params(),
+                "objective": objective_name(run),
+                "generator.averaged": bool(run.train.ema),
+                "data.image_shape": list(images.shape[1:]),
+                "data.train_images": len(images),
+                **_label_params(task.train_labels),
+            }
+        )
+        if task.train_labels is not None and 0 < len(task.train_labels.labelled) < len(images):
+            tracker.log_dict(_labelled_subset(run, task.train_labels), "labelled_subset.json")
+        from pipeline.training.loop import train
+
+        result = train(
+            run,
+            images,
+            checkpoint_dir=checkpoint_dir,
+            tracker=tracker,
+            progress=progress,
+            fid_probe=probe,
+            preview=task.preview,
+            labels=task.train_labels,
+        )
+        extra = _baseline_scores(run, task, progress) if chief else {}
+        summary = write_outputs(run, result, out, tracker.run_id, task, extra) if chief else {}
+        # The losses and FIDs are in MLflow already, point by point; only the throughput and
+        # the baseline are new (logging the summary's epoch means again would add a second
+        # point at the last step).
+        new = {k: v for k, v in summary.items() if k == "images_per_sec" or k in extra}
+        if new:
+            tracker.log_metrics(new, result.steps)
+        for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
+            tracker.log_artifact(out / name)
+        tracker.log_generator(result.generator)
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+    tracker.finish("FINISHED")
+    if chief:
+        store.clear()
+    return summary
+
+
+def _label_params(labels) -> dict:
+    """What MLflow records of the labels a run saw (none for a model without labels)."""
+    if labels is None:
+        return {}
+    return {"labels.classes": labels.num_classes, "labels.labelled": len(labels.labelled)}
+
+
+def _labelled_subset(run: RunConfig, labels) -> dict:
+    """The labelled subset of a semi-supervised run, so it can be repeated or checked."""
+    return {
+        "model": run.model,
+        "dataset": run.data.dataset,
+        "seed": run.train.seed,
+        "per_class": int(len(labels.labelled) // max(labels.num_classes, 1)),
+        "indices": [int(i) for i in labels.labelled],
+        "labels": [int(labels.labels[i]) for i in labels.labelled],
+    }
+
+
+def _baseline_scores(run: RunConfig, task, progress: bool) -> dict:
+    """baseline_accuracy of a semi-supervised classifier family (pipeline.training.baseline), and
+    how many labelled images both it and the GAN saw."""
+    if not getattr(task, "sees_labels", False):  # a classifier family's task with labels
+        return {}
+    from pipeline.scoring.metrics.labels import accuracy
+    from pipeline.training.baseline import train_baseline
+
+    baseline = train_baseline(run, task.train_images, task.train_labels, progress)
+    return {
+        "baseline_accuracy": accuracy(task.classify(baseline), task.dataset.y_test),
+        "labelled_images": len(task.train_labels.labelled),
+    }
+
+
+def write_outputs(
+    run: RunConfig, result, out: Path, run_id: str | None, task, extra: dict | None = None
+) -> dict:
+    """Write the declared outputs of a finished run, each atomically; returns train.json,
+    which gets the `extra` values too (the SGAN baseline's accuracy).
+
+    `task` (pipeline.gans.inputs) draws samples.png: a latent grid, a row per class, or
+    translation triptychs."""
+    out.mkdir(parents=True, exist_ok=True)
+    save_keras(result.generator, out / "generator.keras")
+    save_keras(result.gan.discriminator, out / "discriminator.keras")
+
+    picture = task.preview(result.generator)
+    save_png(picture, out / "samples.png", scale=display_scale(picture))
+    save_loss_curves(
+        result.history,
+        out / "loss_curves.png",
+        title=f"{run.model} on {run.data.dataset} ({objective_name(run)})",
+        probabilities=result.gan.loss.scores_are_probabilities,
+    )
+    names = result.gan.metric_names
+    write_csv(result.history, ["step", "epoch", *names], out / "history.csv")
+    fid_keys = sorted({k for row in result.history for k in row if k.startswith("fid")})
+    fid_rows = [row for row in result.history if any(k in row for k in fid_keys)]
+    write_csv(fid_rows, ["epoch", "step", *fid_keys], out / "fid.csv")
+
+    last_epoch = [row for row in result.history if row["epoch"] == result.history[-1]["epoch"]]
+    summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in names}
+    if fid_rows:
+        summary |= {k: float(fid_rows[-1][k]) for k in fid_keys}
+    summary |= {"steps": result.steps, "images_per_sec": round(result.images_per_sec, 1)}
+    summary |= extra or {}
+    write_json(summary, out / "train.json")
+    write_json({"mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, out / "run.json")
+    return summary

@@ -1,0 +1,72 @@
+"""Phases and schedules: what a family declares, and the trainer runs without knowing it.
+
+A phase is a stretch of training (`epochs` of the run's step plan) that may change the
+networks when it begins (`enter(gan)`: ProGAN adds a resolution, a second stage adds a
+generator) and may ramp values over its steps (`schedules`: name -> f(progress in
+[0, 1]); ProGAN's fade-in alpha). A schedule's value lives in a non-trainable variable
+`gan.schedule[name]` that the networks read, is set before every step, is logged to MLflow
+and is held in checkpoints. A family without phases trains in one phase of train.epochs.
+
+Resume is exact across phases: the trainer enters every phase up to the checkpoint's step
+before restoring the (named) variables, so the networks have the shape they were saved in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    epochs: int
+    enter: Callable | None = None  # gan -> None, called once as the phase begins
+    schedules: Mapping[str, Callable[[float], float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhasePlan:
+    """The phases of one run, laid over its steps."""
+
+    phases: tuple[Phase, ...]
+    steps_per_epoch: int
+
+    @property
+    def total_steps(self) -> int:
+        return sum(p.epochs for p in self.phases) * self.steps_per_epoch
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        """[first, end) global steps of phase `index`."""
+        first = sum(p.epochs for p in self.phases[:index]) * self.steps_per_epoch
+        return first, first + self.phases[index].epochs * self.steps_per_epoch
+
+    def index_at(self, step: int) -> int:
+        """The phase the step after `step` completed steps belongs to."""
+        for index in range(len(self.phases)):
+            if step < self.bounds(index)[1]:
+                return index
+        return len(self.phases) - 1
+
+    def values_at(self, step: int) -> dict[str, float]:
+        """Every schedule's value for the step after `step` completed steps; a phase that
+        does not ramp a value holds the one an earlier phase ended with (0 before any)."""
+        index = self.index_at(step)
+        values = dict.fromkeys(self.schedule_names(), 0.0)
+        for earlier in self.phases[:index]:
+            values |= {name: float(f(1.0)) for name, f in earlier.schedules.items()}
+        first, end = self.bounds(index)
+        progress = min(1.0, (step - first) / max(1, end - first))
+        values |= {name: float(f(progress)) for name, f in self.phases[index].schedules.items()}
+        return values
+
+    def schedule_names(self) -> tuple[str, ...]:
+        return tuple(sorted({n for p in self.phases for n in p.schedules}))
+
+
+def phase_plan(family, run, steps_per_epoch: int) -> PhasePlan:
+    """The family's phases, or one phase of train.epochs."""
+    phases = tuple(family.phases(run)) if family.phases else ()
+    if not phases:
+        phases = (Phase("train", run.train.epochs),)
+    return PhasePlan(phases, steps_per_epoch)

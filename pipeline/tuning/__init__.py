@@ -1,0 +1,1 @@
+"""Tuning: Optuna studies of a family's sensitive hyperparameters."""

@@ -1,0 +1,79 @@
+"""The zoo's registry: every family file registers itself, declares the losses its
+objective takes, and builds networks whose variables have stable names (checkpoints)."""
+
+import pytest
+
+from pipeline.errors import ConfigError
+from pipeline.gans.families import ALL_LOSSES, builtin_names, get_family, resolve_run
+from pipeline.gans.objectives import LOSSES
+from pipeline.training.build import build_gan, objective_name
+from pipeline.training.state import model_variables
+
+FAMILIES = ("catgan", "cgan", "dcgan", "gan", "pix2pix", "sgan")
+
+
+def test_the_families_are_found_by_file():
+    assert builtin_names() == FAMILIES
+    for name in FAMILIES:
+        assert get_family(name).name == name
+
+
+def test_the_loss_names_the_registry_reads_without_tensorflow_are_the_objectives():
+    assert ALL_LOSSES == LOSSES
+    for name in FAMILIES:
+        assert set(get_family(name).losses) <= set(LOSSES), name
+
+
+def test_a_planned_family_is_named_as_not_built_yet():
+    with pytest.raises(ConfigError, match="'progan' is not implemented yet; available: catgan"):
+        get_family("progan")
+
+
+@pytest.mark.parametrize(
+    ("model", "loss", "expected", "trained_with"),
+    [
+        ("dcgan", "wgan_gp", "wgan_gp", "wgan_gp"),
+        ("pix2pix", "hinge", "hinge", "hinge"),
+        ("sgan", "minimax", "minimax", "minimax"),
+        ("sgan", "wgan_gp", "sgan (K+1 classes) (takes no train.loss=wgan_gp)", "nonsaturating"),
+        ("catgan", "lsgan", "catgan (entropies) (takes no train.loss=lsgan)", "nonsaturating"),
+    ],
+)
+def test_a_family_keeps_its_own_objective_for_a_loss_it_cannot_take(
+    tiny_params, model, loss, expected, trained_with
+):
+    tiny_params["train"].update(loss=loss)
+    run = resolve_run(tiny_params, model)
+    assert objective_name(run) == expected
+    shape = (32, 32, 2) if model == "pix2pix" else (28, 28, 1)
+    gan = build_gan(run, shape, num_classes=10)
+    assert gan.loss.name == trained_with
+
+
+def test_r1_is_named_in_the_objective_only_where_it_applies(tiny_params):
+    tiny_params["train"].update(loss="hinge", r1_gamma=0.5)
+    assert objective_name(resolve_run(tiny_params, "gan")) == "hinge + r1(gamma=0.5)"
+    catgan = resolve_run(tiny_params, "catgan")
+    assert "r1" not in objective_name(catgan)
+    assert build_gan(catgan, (28, 28, 1), 10).loss.has_penalty is False
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_variable_names_are_unique_and_the_same_in_every_build(tiny_params, model):
+    """Checkpoints hold variables by these names: two builds in one process (a test, a
+    tuning study) must name them alike, though Keras numbers its RNG states globally."""
+    run = resolve_run(tiny_params, model)
+    family = get_family(model)
+    shape = (32, 32, 2) if model == "pix2pix" else (28, 28, 1)
+    builds = []
+    for _ in range(2):
+        generator = family.build_generator(run, shape, 10)
+        discriminator = family.build_discriminator(run, shape, 10)
+        builds.append(
+            [
+                *model_variables("generator", generator),
+                *model_variables("discriminator", discriminator),
+            ]
+        )
+    assert builds[0] == builds[1]
+    assert len(set(builds[0])) == len(builds[0])
