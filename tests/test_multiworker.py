@@ -227,8 +227,8 @@ def test_two_workers_train_like_one_device(cluster, model, tmp_path):
     assert chief is not None and chief.step == 3
     state = chief.load_state()  # name -> value (pipeline.training.state)
     for name, value in zip(names, w0, strict=True):
-        assert any(
-            s.shape == value.shape and np.array_equal(s, value) for s in state.values()
-        ), name
+        assert any(s.shape == value.shape and np.array_equal(s, value) for s in state.values()), (
+            name
+        )
     assert CheckpointStore(cluster.checkpoints(1) / model, fingerprint).latest() is None
     assert not (cluster.checkpoints(1) / model).exists(), "a non-chief worker wrote files"
