@@ -228,7 +228,6 @@ class _Kind:
     """An input kind: the data file a family trains on and the task that feeds it."""
 
     name = "latent"
-    task_class = LatentTask
 
     def data_file(self, data) -> str:
         from pipeline.data.store import dataset_path
@@ -260,14 +259,17 @@ class _Labelled(_Kind):
             plan, dataset.y_train, dataset.class_names, run.train.seed, run.model
         )
         images = dataset.x_train if with_training_data else None
-        if self.task_class is ConditionalTask:
-            return ConditionalTask(run, labels, images)
-        return ClassifierTask(run, dataset, labels, images)
+        return self._make(run, dataset, labels, images)
+
+    def _make(self, run, dataset, labels, images):
+        raise NotImplementedError
 
 
 class _Conditional(_Labelled):
     name = "conditional"
-    task_class = ConditionalTask
+
+    def _make(self, run, dataset, labels, images):
+        return ConditionalTask(run, labels, images)
 
     def preview(self, run, images, labels):
         return ConditionalTask(run, labels).preview
@@ -275,14 +277,15 @@ class _Conditional(_Labelled):
 
 class _Classifier(_Labelled):
     name = "classifier"
-    task_class = ClassifierTask
+
+    def _make(self, run, dataset, labels, images):
+        return ClassifierTask(run, dataset, labels, images)
 
 
 class _EdgePairs(_Kind):
     """(Canny edge map | image) pairs of the `edges` stage, translated edge -> image."""
 
     name = "edge pairs"
-    task_class = TranslationTask
 
     def data_file(self, data) -> str:
         from pipeline.data.edges import PAIRS_FILE
