@@ -7,7 +7,7 @@ from tests.imports import all_modules, imports_of
 
 # Lowest first. A module belongs to the first prefix it starts with.
 LAYERS = (
-    ("pipeline.errors", "pipeline.images", "pipeline.saved"),
+    ("pipeline.errors", "pipeline.images", "pipeline.saved", "pipeline.plugins"),
     ("pipeline.config",),
     ("pipeline.data",),
     ("pipeline.gans",),

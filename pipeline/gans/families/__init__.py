@@ -16,13 +16,12 @@ elsewhere (a plugin, a test) registers itself the same way before it is used.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.plugins import Registry
 
 # Every train.loss value (pipeline.gans.objectives.LOSSES, repeated here so that reading a
 # family's declaration imports no TensorFlow; a test keeps the two equal).
@@ -67,33 +66,22 @@ class Family:
         return f"{self.own_objective} (takes no train.loss={loss})"
 
 
-_REGISTRY: dict[str, Family] = {}
-
-
-def register(family: Family) -> Family:
-    """Add `family` to the zoo (a family file calls this at import)."""
-    if family.name in _REGISTRY and _REGISTRY[family.name] is not family:
-        raise ValueError(f"a family named {family.name!r} is registered already")
-    _REGISTRY[family.name] = family
-    return family
-
-
-def unregister(name: str) -> None:
-    """Remove a family registered at run time (tests)."""
-    _REGISTRY.pop(name, None)
+ZOO = Registry(__name__, __path__, "family")
+register = ZOO.register
+unregister = ZOO.unregister
 
 
 def builtin_names() -> tuple[str, ...]:
     """The families that have a file in this folder (found without importing them)."""
-    return tuple(sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.ispkg))
+    return ZOO.files()
 
 
 def family_names() -> tuple[str, ...]:
-    return tuple(sorted({*builtin_names(), *_REGISTRY}))
+    return tuple(sorted({*ZOO.files(), *ZOO.registered()}))
 
 
 def check_model_name(name: str, key: str = "--model") -> str:
-    if name in _REGISTRY or name in builtin_names():
+    if name in family_names():
         return name
     valid = ", ".join(family_names())
     if name in PLANNED:
@@ -104,11 +92,10 @@ def check_model_name(name: str, key: str = "--model") -> str:
 def get_family(name: str) -> Family:
     """The registered family `name`, importing its file on first use."""
     check_model_name(name)
-    if name not in _REGISTRY:
-        importlib.import_module(f"{__name__}.{name}")
-        if name not in _REGISTRY:
-            raise ConfigError(f"{__name__}.{name} did not register a family named {name!r}")
-    return _REGISTRY[name]
+    family = ZOO.get(name)
+    if family is None:
+        raise ConfigError(f"{__name__}.{name} did not register a family named {name!r}")
+    return family
 
 
 def resolve_run(params: Mapping[str, Any], model: str):

@@ -17,8 +17,6 @@ import time (`pipeline.metrics` re-exports the math and must stay light).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import ConfigError
+from pipeline.plugins import Registry
 
 # What the reference stage's real-vs-real floor computes a metric on (Metric.floor).
 FLOORS = (
@@ -69,46 +68,26 @@ class Metric:
             raise ValueError(f"metric {self.name!r}: floor must be one of {FLOORS}")
 
 
-_REGISTRY: dict[str, Metric] = {}
-_BUILTINS_LOADED = False
-
-
-def register(metric: Metric) -> Metric:
-    """Add `metric` to the registry (a metric module calls this at import)."""
-    if metric.name in _REGISTRY and _REGISTRY[metric.name] is not metric:
-        raise ValueError(f"a metric named {metric.name!r} is registered already")
-    _REGISTRY[metric.name] = metric
-    return metric
-
-
-def unregister(name: str) -> None:
-    """Remove a metric registered at run time (tests)."""
-    _REGISTRY.pop(name, None)
-
-
-def _load_builtins() -> None:
-    """Import every module of this folder once: the metric modules register themselves."""
-    global _BUILTINS_LOADED
-    if not _BUILTINS_LOADED:
-        for module in pkgutil.iter_modules(__path__):
-            importlib.import_module(f"{__name__}.{module.name}")
-        _BUILTINS_LOADED = True
+METRICS = Registry(__name__, __path__, "metric")
+register = METRICS.register
+unregister = METRICS.unregister
 
 
 def metric_names() -> tuple[str, ...]:
-    """Every registered metric, sorted."""
-    _load_builtins()
-    return tuple(sorted(_REGISTRY))
+    """Every registered metric, sorted (the folder's files that define none, such as
+    checks and labels, hold shared math)."""
+    return METRICS.registered(load_all=True)
 
 
 def get_metric(name: str, key: str = "evaluate.metrics") -> Metric:
     """The metric `name`; an unknown one is a one-line ConfigError naming the valid ones."""
-    if name not in _REGISTRY:
-        _load_builtins()
-    if name not in _REGISTRY:
+    metric = METRICS.get(name)
+    if metric is None:  # it may live in a file of another name: load them all
         valid = ", ".join(metric_names())
+        metric = METRICS.get(name)
+    if metric is None:
         raise ConfigError(f"{key}: unknown metric {name!r}; valid metrics: {valid}")
-    return _REGISTRY[name]
+    return metric
 
 
 def check_metric_names(names: Iterable[str], key: str = "evaluate.metrics") -> tuple[str, ...]:
