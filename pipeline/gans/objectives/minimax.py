@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pipeline.gans.objectives.base import Loss
-from pipeline.gans.objectives.nonsaturating import cross_entropy
+from pipeline.gans.objectives.nonsaturating import NonSaturating
 from pipeline.gans.objectives.scores import flat
 
 
-class Minimax(Loss):
-    """D: softplus(-real) + softplus(fake); G: -softplus(fake) = log(1 - D(G(z)))."""
+class Minimax(NonSaturating):
+    """D as in the non-saturating loss; G: -softplus(fake) = log(1 - D(G(z)))."""
 
     name = "minimax"
-    scores_are_probabilities = True
-
-    def discriminator(self, real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor:
-        return cross_entropy(real_logits, fake_logits)
 
     def generator(self, fake_logits: tf.Tensor) -> tf.Tensor:
         per_unit = -tf.nn.softplus(flat(fake_logits))  # [b, n]
