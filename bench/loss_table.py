@@ -166,8 +166,36 @@ def save_results(path: Path, runs: list[dict], meta: dict) -> None:
     os.replace(tmp, path)
 
 
-def train_and_score(run, images, real_features, embed, eval_cfg, samples: int) -> dict:
-    """One training run and its scores; a diverged run gets NaN scores."""
+def stored_run(stored: list[dict], key: dict) -> dict | None:
+    """The stored run with these settings, if any."""
+    return next((r for r in stored if r.get("settings") == key), None)
+
+
+def store_run(path: Path, stored: list[dict], record: dict, meta: dict) -> list[dict]:
+    """`stored` with `record` in place of any run of the same settings, saved to `path`."""
+    stored = [r for r in stored if r.get("settings") != record["settings"]] + [record]
+    save_results(path, stored, meta)
+    return stored
+
+
+def print_record(record: dict) -> None:
+    """The line a finished run prints."""
+    if record["diverged"]:
+        print(f"    DIVERGED after {record['train_seconds']:.0f}s: {record['error']}", flush=True)
+    else:
+        print(
+            f"    fid {record['fid']:.2f}  kid {record['kid']:.4f}  precision "
+            f"{record['precision']:.3f}  recall {record['recall']:.3f}  train "
+            f"{record['train_seconds']:.0f}s ({record['images_per_sec']:.0f} img/s), "
+            f"score {record['score_seconds']:.0f}s",
+            flush=True,
+        )
+
+
+def train_and_score(run, images, real_features, embed, eval_cfg, samples: int, extra=None) -> dict:
+    """One training run and its scores; a diverged run gets NaN scores. `extra(result,
+    embedding)` (optional) returns more values for the record from the TrainResult and the
+    evaluator's Embedding of the `samples` generated images (not called for a diverged run)."""
     import keras
 
     from pipeline import metrics
@@ -199,7 +227,8 @@ def train_and_score(run, images, real_features, embed, eval_cfg, samples: int) -
 
     started = time.perf_counter()
     fake = generate(result.generator, samples, seed=eval_cfg["seed"], batch_size=500)
-    fake_features = embed(fake).features
+    embedding = embed(fake)
+    fake_features = embedding.features
     kid, kid_std = metrics.kernel_inception_distance(
         real_features,
         fake_features,
@@ -217,7 +246,9 @@ def train_and_score(run, images, real_features, embed, eval_cfg, samples: int) -
         recall=float(recall),
         score_seconds=time.perf_counter() - started,
     )
-    del result, fake, fake_features
+    if extra is not None:
+        record.update(extra(result, embedding))
+    del result, fake, fake_features, embedding
     keras.backend.clear_session()
     gc.collect()
     return record
@@ -393,6 +424,45 @@ def build_table(runs: list[dict], args, flags: str, wall: float | None) -> str:
 # ---------------------------------------------------------------- main
 
 
+def check_inputs() -> None:
+    """Exit 3 with one line when the dataset or the evaluator is missing."""
+    for path, stage in (
+        (Path("models/evaluator/model.keras"), "dvc repro evaluator"),
+        (Path("data/raw/dataset.npz"), "dvc repro fetch"),
+    ):
+        if not path.is_file():
+            print(f"error: {path} not found; run `{stage}` first", file=sys.stderr)
+            sys.exit(3)
+
+
+def eval_settings(params: dict) -> dict:
+    """The evaluate.* settings the scores use."""
+    return {
+        "seed": int(params["evaluate"]["seed"]),
+        "kid_subsets": int(params["evaluate"]["kid_subsets"]),
+        "kid_subset_size": int(params["evaluate"]["kid_subset_size"]),
+        "pr_k": int(params["evaluate"]["pr_k"]),
+    }
+
+
+def scoring_setup(run):
+    """The training images of `run`, the evaluator (an Embedder) and the features of the
+    real test images, embedded once."""
+    from pipeline.data.store import load_dataset
+    from pipeline.gans.inputs import task_for
+    from pipeline.scoring.evaluator import load_embedder
+
+    images = task_for(run).train_images  # the same data for every run
+    embed = load_embedder(500)
+    started = time.perf_counter()
+    real_features = embed(load_dataset(run.data).x_test).features
+    print(
+        f"embedded {len(real_features)} real test images in {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
+    return images, embed, real_features
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=400)
@@ -408,32 +478,18 @@ def main() -> None:
         parser.error("--steps and --batch-size must be >= 1, --samples >= 2")
 
     os.chdir(ROOT)  # the pipeline's paths (models/, data/) are relative to the repo root
-    for path, stage in (
-        (Path("models/evaluator/model.keras"), "dvc repro evaluator"),
-        (Path("data/raw/dataset.npz"), "dvc repro fetch"),
-    ):
-        if not path.is_file():
-            print(f"error: {path} not found; run `{stage}` first", file=sys.stderr)
-            sys.exit(3)
+    check_inputs()
 
     import keras
 
     from pipeline.config import load_params
-    from pipeline.data.store import load_dataset
     from pipeline.gans.families import resolve_run
-    from pipeline.gans.inputs import task_for
-    from pipeline.scoring.evaluator import load_embedder
 
     wall_start = time.perf_counter()
     flags = cpu_flags()
     params = load_params(args.params)
     args.variant = args.variant or params["models"]["dcgan"].get("generator", "upsample")
-    eval_cfg = {
-        "seed": int(params["evaluate"]["seed"]),
-        "kid_subsets": int(params["evaluate"]["kid_subsets"]),
-        "kid_subset_size": int(params["evaluate"]["kid_subset_size"]),
-        "pr_k": int(params["evaluate"]["pr_k"]),
-    }
+    eval_cfg = eval_settings(params)
     first = resolve_run(run_params(params, LOSSES[0], args.seeds[0], args), "dcgan")
     args.shared = {
         k: getattr(first.train, k)
@@ -447,14 +503,7 @@ def main() -> None:
     )
     print(f"CPU: {cpu_name()}; AVX-512 flags: {flags}", flush=True)
 
-    images = task_for(first).train_images  # the same data for every run
-    embed = load_embedder(500)
-    started = time.perf_counter()
-    real_features = embed(load_dataset(first.data).x_test).features
-    print(
-        f"embedded {len(real_features)} real test images in {time.perf_counter() - started:.1f}s",
-        flush=True,
-    )
+    images, embed, real_features = scoring_setup(first)
 
     meta = {
         "description": "bench/loss_table.py: DCGAN per GAN loss at shared hyperparameters",
@@ -466,7 +515,7 @@ def main() -> None:
     for index, (label, seed) in enumerate(plan, 1):
         run = resolve_run(run_params(params, label, seed, args), "dcgan")
         key = settings(run, label, args, eval_cfg)
-        old = next((r for r in stored if r.get("settings") == key), None)
+        old = stored_run(stored, key)
         if old is not None:
             print(f"[{index}/{len(plan)}] {label} seed {seed}: already done, skipped", flush=True)
             runs.append(old)
@@ -474,21 +523,9 @@ def main() -> None:
         print(f"[{index}/{len(plan)}] {label} seed {seed}: training ...", flush=True)
         record = train_and_score(run, images, real_features, embed, eval_cfg, args.samples)
         record = {"label": label, "seed": seed, "settings": key, **record}
-        stored = [r for r in stored if r.get("settings") != key] + [record]
+        stored = store_run(args.out, stored, record, meta)
         runs.append(record)
-        save_results(args.out, stored, meta)
-        if record["diverged"]:
-            print(
-                f"    DIVERGED after {record['train_seconds']:.0f}s: {record['error']}", flush=True
-            )
-        else:
-            print(
-                f"    fid {record['fid']:.2f}  kid {record['kid']:.4f}  precision "
-                f"{record['precision']:.3f}  recall {record['recall']:.3f}  train "
-                f"{record['train_seconds']:.0f}s ({record['images_per_sec']:.0f} img/s), "
-                f"score {record['score_seconds']:.0f}s",
-                flush=True,
-            )
+        print_record(record)
         del run
         keras.backend.clear_session()
         gc.collect()

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -151,3 +153,18 @@ def pipeline_copy(tmp_path, params: dict, images_per_class: int = 100):
     )
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return repo
+
+
+def assert_weights_alike(one, two, bound: float) -> None:
+    """Two trainings that should agree (two devices and one, a resumed run and a straight
+    one): every weight array within `bound` (what the Adam steps can move a weight), and
+    nearly every weight within rounding. Adam divides a gradient by its own magnitude, so
+    where a gradient is itself at rounding level the noise becomes a full lr-sized step:
+    a few weights may differ by up to the bound."""
+    close = total = 0
+    for a, b in zip(one, two, strict=True):
+        difference = np.abs(np.asarray(a) - np.asarray(b))
+        assert difference.max() <= bound
+        close += int((difference <= 5e-5 + 1e-3 * np.abs(a)).sum())
+        total += np.asarray(a).size
+    assert close / total > 0.9999, f"{total - close} of {total} weights differ"

@@ -1,6 +1,6 @@
 """A toy family with two phases, for the trainer's tests: a fade-in whose `alpha` ramps
 over its steps, then a phase that grows the generator by a layer (as ProGAN adds a
-resolution), with new optimizers for the new variable set."""
+resolution); the trainer gives the grown generator a new optimizer."""
 
 import math
 from dataclasses import dataclass
@@ -10,7 +10,6 @@ import keras
 from pipeline.errors import ConfigError
 from pipeline.gans.families import Family, get_family, register
 from pipeline.gans.inputs import LATENT
-from pipeline.training.distribute import make_optimizer
 from pipeline.training.phases import Phase
 
 
@@ -38,21 +37,16 @@ def build_discriminator(run, image_shape, num_classes=0):
 
 
 def grow(run, gan) -> None:
-    """The generator gets a block; its other layers keep their weights (by name)."""
+    """The generator gets a block; its other layers keep their weights (by name). The
+    trainer gives it a new optimizer (its variables changed)."""
     old = gan.generator
     new = build_generator(run, tuple(old.output.shape[1:]), grown=True)
     for layer in old.layers:
         new.get_layer(layer.name).set_weights(layer.get_weights())
     gan.generator = new
-    cfg = run.train
-    gan.compile(
-        d_optimizer=make_optimizer(cfg.lr, cfg.beta1, cfg.precision),
-        g_optimizer=make_optimizer(cfg.lr, cfg.beta1, cfg.precision),
-    )
-    gan.build_optimizers()
 
 
-def phases(run):
+def phases(run, image_shape):
     half = max(1, run.train.epochs // 2)
     return (
         Phase("fade", half, schedules={"alpha": lambda progress: progress}),

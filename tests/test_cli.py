@@ -106,7 +106,7 @@ def test_sample_command_draws_n_images(tiny_repo, capsys):
 def test_unknown_model_is_one_line_listing_valid_models(tiny_repo, capsys):
     assert main(["train", "--model", "biggan"]) == 2
     assert (
-        "unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, sgan"
+        "unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, progan, sgan"
         in one_line_error(capsys)
     )
 

@@ -51,7 +51,8 @@ def test_unknown_model_lists_the_valid_ones(params):
     params["train"]["models"]["biggan"] = "data/raw/dataset.npz"
     with pytest.raises(
         ConfigError,
-        match=r"unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, sgan",
+        match=r"unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, progan, "
+        r"sgan",
     ):
         resolve_run(params, "gan")
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from pipeline.gans.families import resolve_run
 from pipeline.training.distribute import make_strategy
 from pipeline.training.loop import train
-from tests.helpers import TINY_LABELS, tiny_labels
+from tests.helpers import TINY_LABELS, assert_weights_alike, tiny_labels
 
 
 def _train(params, model, images, tmp_path, strategy):
@@ -73,13 +73,7 @@ def test_mirrored_on_two_devices_matches_one_device(
     # rounding level: Adam divides it by its own magnitude and turns the noise into a
     # full lr-sized step. So: every weight within the 3-step bound, nearly all within 5e-5.
     assert len(one) == len(two)
-    close = total = 0
-    for a, b in zip(one, two, strict=True):
-        difference = np.abs(a - b)
-        assert difference.max() <= 3 * 2 * 2e-4
-        close += int((difference <= 5e-5 + 1e-3 * np.abs(a)).sum())
-        total += a.size
-    assert close / total > 0.9999, f"{total - close} of {total} weights differ"
+    assert_weights_alike(one, two, bound=3 * 2 * 2e-4)
 
 
 def test_uneven_batch_split_is_a_clear_error(tiny_params, tiny_images, tmp_path):

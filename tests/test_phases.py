@@ -63,8 +63,9 @@ def test_a_checkpoint_holds_every_variable_by_name(phased_params, tiny_images, t
 def test_the_averaged_generator_follows_the_weights_by_its_decay(
     tiny_params, tiny_images, tmp_path
 ):
-    """One step with decay d: averaged = d * initial + (1 - d) * trained, per trainable
-    weight; batch-norm statistics are copied, not averaged."""
+    """One step: averaged = d * initial + (1 - d) * trained per trainable weight, with the
+    warm-up's d = min(train.ema, 1 / 10) at the first update; batch-norm statistics are
+    copied, not averaged."""
     from pipeline.training.build import build_compiled_gan
     from pipeline.training.distribute import make_strategy
 
@@ -80,7 +81,7 @@ def test_the_averaged_generator_follows_the_weights_by_its_decay(
         initial.variables, result.gan.generator.variables, result.generator.variables, strict=True
     ):
         if id(now) in trainable:
-            expected = 0.75 * start.numpy() + 0.25 * now.numpy()
+            expected = 0.1 * start.numpy() + 0.9 * now.numpy()  # min(0.75, 1 / 10)
             np.testing.assert_allclose(averaged.numpy(), expected, rtol=1e-5, atol=1e-7)
         else:
             np.testing.assert_array_equal(averaged.numpy(), now.numpy())

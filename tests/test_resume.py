@@ -51,3 +51,26 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, model):
         _weights(tmp_path / "straight.npz"), _weights(tmp_path / "resumed.npz"), strict=True
     ):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at", [5, 12])
+def test_progan_killed_in_a_fade_in_resumes_to_the_same_weights(tmp_path, kill_at):
+    """ProGAN's phases: 7px [0, 3), fade-14px [3, 7), 14px [7, 10), fade-28px [10, 14),
+    28px [14, 17). Killed at step 5 or 12 (mid fade-in, alpha 0.5), it must rebuild the
+    grown networks, their fade-in weights, fresh optimizers and averaged generator, and
+    end where a run never killed ends."""
+    _run("progan", tmp_path / "straight", tmp_path / "straight.npz")
+    _run("progan", tmp_path / "killed", tmp_path / "never.npz", kill_at, expect=-signal.SIGKILL)
+    assert [p.name for p in (tmp_path / "killed").iterdir()] == [f"ckpt-{kill_at:09d}"]
+    _run("progan", tmp_path / "killed", tmp_path / "resumed.npz")
+
+    straight, resumed = np.load(tmp_path / "straight.npz"), np.load(tmp_path / "resumed.npz")
+    assert int(resumed["resumed_from"]) == kill_at
+    assert int(resumed["steps"]) == int(straight["steps"]) == 17
+    assert list(resumed["history_steps"]) == list(straight["history_steps"])
+    np.testing.assert_array_equal(resumed["history"], straight["history"])
+    for a, b in zip(
+        _weights(tmp_path / "straight.npz"), _weights(tmp_path / "resumed.npz"), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)

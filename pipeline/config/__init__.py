@@ -98,6 +98,17 @@ class TrainConfig:
     gp_weight: float = field(default=10.0, metadata=check(lambda v: v >= 0, ">= 0"))
     clip: float = field(default=0.01, metadata=POSITIVE)  # wgan's weight clipping bound
     r1_gamma: float = field(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    # ProGAN's drift term, drift * D(x)^2 on the reals, added to any loss (0: off).
+    drift: float = field(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
+    # Seed 004's stabilisers (README, Stabilisers), each 0 = off, for the families whose
+    # discriminator they fit: the minibatch std layer's group size; minibatch
+    # discrimination's kernels and their dimension; the share of each fake minibatch
+    # replayed from a buffer of past fakes, and that buffer's size.
+    minibatch_std: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
+    minibatch_discrimination: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
+    minibatch_kernel_dim: int = field(default=5, metadata=AT_LEAST_ONE)
+    replay: float = field(default=0.0, metadata=check(lambda v: 0 <= v <= 1, "in [0, 1]"))
+    replay_buffer: int = field(default=1024, metadata=AT_LEAST_ONE)
     # Exponential moving average of G's weights (0: off): the averaged G is then the one
     # kept, scored and drawn.
     ema: float = field(default=0.0, metadata=UNIT_INTERVAL_OPEN)
@@ -187,6 +198,12 @@ OVERRIDABLE = (
     "gp_weight",
     "clip",
     "r1_gamma",
+    "drift",
+    "minibatch_std",
+    "minibatch_discrimination",
+    "minibatch_kernel_dim",
+    "replay",
+    "replay_buffer",
     "ema",
     "update",
     "precision",

@@ -115,7 +115,8 @@ def training_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-DRAW_SHAPES = {"alpha": 2, "perturbation": None}  # leading axes of each draw (None: all)
+# Leading axes of each draw (None: all): alpha and replay are per example, [B, k].
+DRAW_SHAPES = {"alpha": 2, "perturbation": None, "replay": 2}
 
 
 def penalty_draws(names, seed: int, step: tf.Tensor, batch_shape) -> dict[str, tf.Tensor]:

@@ -40,6 +40,8 @@ import tensorflow as tf
 
 from pipeline.gans.losses import supervised_loss
 from pipeline.gans.objectives import Loss, get_loss
+from pipeline.gans.replay import DRAW as replay_draw
+from pipeline.gans.replay import ReplayBuffer
 
 # What one train step returns (global-batch means), in this order.
 METRIC_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -60,6 +62,7 @@ class AdversarialGAN(keras.Model):
         k_steps: int = 1,
         loss: Loss | str = "nonsaturating",
         update: str = "simultaneous",
+        replay: ReplayBuffer | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,6 +72,12 @@ class AdversarialGAN(keras.Model):
         self.k_steps = k_steps
         self.loss = get_loss(loss) if isinstance(loss, str) else loss
         self.update = update
+        self.replay = replay  # experience replay (train.replay), or None
+
+    @property
+    def draws(self) -> tuple[str, ...]:
+        """The per-example U(0, 1) draws a step needs from the data pipeline."""
+        return (*self.loss.draws, *(self.replay.draws if self.replay else ()))
 
     def call(self, z, training=False):
         # A wrapper model needs a call() to be usable under a strategy (and by fit).
@@ -170,9 +179,13 @@ class AdversarialGAN(keras.Model):
             return report
         return {**report, "d_loss": report["d_loss"] + penalty}
 
-    def _judge(self, real, labels, fake):
-        """D's outputs for real and fake in one forward pass over [2b, ...]."""
-        both = tf.concat([real, self._discriminator_input(real, labels, fake)], axis=0)
+    def _judge(self, real, labels, fake, draws=None):
+        """D's outputs for real and fake in one forward pass over [2b, ...]; with replay
+        (and its draws: a D update) some fakes are past ones from the buffer."""
+        fake_inputs = self._discriminator_input(real, labels, fake)
+        if self.replay is not None and draws:
+            fake_inputs = self.replay.mix(fake_inputs, draws[replay_draw])
+        both = tf.concat([real, fake_inputs], axis=0)
         both_labels = None if labels is None else tf.concat([labels, labels], axis=0)
         out = self._discriminate(both, both_labels)
         halves = [tf.split(t, 2, axis=0) for t in tf.nest.flatten(out)]  # D may output several
@@ -185,12 +198,13 @@ class AdversarialGAN(keras.Model):
     def _discriminator_update(self, real, labels, z, draws=None) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             fake = self._generate(real, labels, z)
-            real_out, fake_out = self._judge(real, labels, fake)
+            real_out, fake_out = self._judge(real, labels, fake, draws)
             report = self._discriminator_objective(real_out, fake_out, labels)
             report = self._with_penalty(report, real, labels, fake, draws)
             scaled = self.d_optimizer.scale_loss(report["d_loss"])
         self._apply(self.d_optimizer, tape, scaled, self.discriminator.trainable_variables)
         self.loss.after_discriminator_update(self.discriminator)
+        self._remember(real, labels, fake)
         return report
 
     def _generator_update(self, z, real, labels) -> dict[str, tf.Tensor]:
@@ -217,16 +231,24 @@ class AdversarialGAN(keras.Model):
         """
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             fake = self._generate(real, labels, z)
-            real_out, fake_out = self._judge(real, labels, fake)
+            real_out, fake_out = self._judge(real, labels, fake, draws)
             report = self._discriminator_objective(real_out, fake_out, labels)
             report = self._with_penalty(report, real, labels, fake, draws)
+            if self.replay is not None:  # G's loss on its fresh fakes, not the swapped ones
+                fake_out = self._discriminate(self._discriminator_input(real, labels, fake), labels)
             objective = self._generator_objective(real, labels, fake, fake_out, real_out)
             d_scaled = self.d_optimizer.scale_loss(report["d_loss"])
             g_scaled = self.g_optimizer.scale_loss(objective["g_loss"])
         self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
         self._apply(self.g_optimizer, g_tape, g_scaled, self.generator.trainable_variables)
         self.loss.after_discriminator_update(self.discriminator)
+        self._remember(real, labels, fake)
         return {**report, **objective}
+
+    def _remember(self, real, labels, fake) -> None:
+        """After a D update, the replay buffer takes its fresh fakes (D inputs)."""
+        if self.replay is not None:
+            self.replay.store(self._discriminator_input(real, labels, fake))
 
     # --- the algorithm ---------------------------------------------------------------
 
@@ -243,7 +265,7 @@ class AdversarialGAN(keras.Model):
             return None if labels is None else labels[:, i]
 
         def draws_of(i):
-            return {name: data[name][:, i] for name in self.loss.draws}
+            return {name: data[name][:, i] for name in self.draws}
 
         report: dict[str, tf.Tensor] = {}
         for i in range(last if joint else self.k_steps):

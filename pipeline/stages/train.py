@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import RunConfig, load_params
-from pipeline.gans.families import resolve_run
+from pipeline.gans.blocks.equalized import to_builtin
+from pipeline.gans.families import get_family, resolve_run
 from pipeline.images import display_scale, save_loss_curves, save_png
 from pipeline.saved import model_dir, save_keras, write_csv, write_json
 from pipeline.tracking.runs import experiment_name, tracking_uri
@@ -63,6 +64,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             {
                 **run.flat_params(),
                 "objective": objective_name(run),
+                "stabilizers": get_family(model).stabilizers_of(run.train),
                 "generator.averaged": bool(run.train.ema),
                 "data.image_shape": list(images.shape[1:]),
                 "data.train_images": len(images),
@@ -93,7 +95,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             tracker.log_metrics(new, result.steps)
         for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
             tracker.log_artifact(out / name)
-        tracker.log_generator(result.generator)
+        tracker.log_generator(to_builtin(result.generator))
     except BaseException:
         tracker.finish("FAILED")
         raise
@@ -146,7 +148,8 @@ def write_outputs(
     `task` (pipeline.gans.inputs) draws samples.png: a latent grid, a row per class, or
     translation triptychs."""
     out.mkdir(parents=True, exist_ok=True)
-    save_keras(result.generator, out / "generator.keras")
+    # built-in layers only (equalized layers folded), so it loads without this package
+    save_keras(to_builtin(result.generator), out / "generator.keras")
     save_keras(result.gan.discriminator, out / "discriminator.keras")
 
     picture = task.preview(result.generator)
@@ -158,10 +161,13 @@ def write_outputs(
         probabilities=result.gan.loss.scores_are_probabilities,
     )
     names = result.gan.metric_names
-    write_csv(result.history, ["step", "epoch", *names], out / "history.csv")
+    # a family with phases: which phase each row is in, and its schedules (alpha)
+    phased = ["phase"] if any("phase" in row for row in result.history) else []
+    schedules = sorted(getattr(result.gan, "schedule", {})) if phased else []
+    write_csv(result.history, ["step", "epoch", *phased, *names, *schedules], out / "history.csv")
     fid_keys = sorted({k for row in result.history for k in row if k.startswith("fid")})
     fid_rows = [row for row in result.history if any(k in row for k in fid_keys)]
-    write_csv(fid_rows, ["epoch", "step", *fid_keys], out / "fid.csv")
+    write_csv(fid_rows, ["epoch", "step", *phased, *fid_keys], out / "fid.csv")
 
     last_epoch = [row for row in result.history if row["epoch"] == result.history[-1]["epoch"]]
     summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in names}

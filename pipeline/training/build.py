@@ -11,6 +11,7 @@ from pipeline.errors import ConfigError
 from pipeline.gans.adversarial import AdversarialGAN
 from pipeline.gans.families import get_family
 from pipeline.gans.objectives import LossSettings, get_loss
+from pipeline.gans.replay import ReplayBuffer
 from pipeline.training.distribute import make_optimizer
 
 
@@ -21,6 +22,8 @@ def objective_name(run: RunConfig) -> str:
     name = family.objective(run.train.loss)
     if run.train.loss in family.losses and run.train.r1_gamma:
         name += f" + r1(gamma={run.train.r1_gamma:g})"
+    if run.train.loss in family.losses and run.train.drift:
+        name += f" + drift({run.train.drift:g})"
     return name
 
 
@@ -31,16 +34,25 @@ def build_gan(run: RunConfig, image_shape, num_classes: int = 0) -> AdversarialG
     cfg = run.train
     takes = cfg.loss in family.losses
     settings = LossSettings(
-        gp_weight=cfg.gp_weight, clip=cfg.clip, r1_gamma=cfg.r1_gamma if takes else 0.0
+        gp_weight=cfg.gp_weight,
+        clip=cfg.clip,
+        r1_gamma=cfg.r1_gamma if takes else 0.0,
+        drift=cfg.drift if takes else 0.0,
     )
+    generator = family.build_generator(run, tuple(image_shape), num_classes)
+    discriminator = family.build_discriminator(run, tuple(image_shape), num_classes)
+    replay = None
+    if cfg.replay and "replay" in family.stabilizers:
+        replay = ReplayBuffer(cfg.replay, cfg.replay_buffer, tuple(discriminator.input.shape[1:]))
     model_class = family.model or AdversarialGAN
     return model_class(
-        family.build_generator(run, tuple(image_shape), num_classes),
-        family.build_discriminator(run, tuple(image_shape), num_classes),
+        generator,
+        discriminator,
         global_batch_size=cfg.batch_size,
         k_steps=cfg.k_steps,
         loss=get_loss(cfg.loss if takes else "nonsaturating", settings),
         update=cfg.update,
+        replay=replay,
         name=run.model,
         **family.model_options(run),
     )
@@ -62,12 +74,31 @@ def build_compiled_gan(
             name: tf.Variable(0.0, trainable=False, name=name, dtype=tf.float32)
             for name in schedules
         }
-        gan.compile(
-            d_optimizer=make_optimizer(run.train.lr, run.train.beta1, run.train.precision),
-            g_optimizer=make_optimizer(run.train.lr, run.train.beta1, run.train.precision),
-        )
+        gan.compile(d_optimizer=_optimizer(run), g_optimizer=_optimizer(run))
         gan.build_optimizers()
     return gan
+
+
+def _optimizer(run: RunConfig) -> keras.optimizers.Optimizer:
+    return make_optimizer(run.train.lr, run.train.beta1, run.train.precision)
+
+
+def fresh_optimizers(gan, run: RunConfig, before: dict[str, set[int]]) -> None:
+    """After a phase changed the networks: a new optimizer (no moments, step 0) for each
+    network whose trainable variables are not the ones it had `before` (ids by network
+    name), as ProGAN resets Adam at each new resolution; call in the strategy's scope."""
+    changed = {
+        name
+        for name in ("generator", "discriminator")
+        if {id(v) for v in getattr(gan, name).trainable_variables} != before[name]
+    }
+    if not changed:
+        return
+    gan.compile(
+        d_optimizer=_optimizer(run) if "discriminator" in changed else gan.d_optimizer,
+        g_optimizer=_optimizer(run) if "generator" in changed else gan.g_optimizer,
+    )
+    gan.build_optimizers()
 
 
 def distributed_step(gan, strategy: tf.distribute.Strategy, jit_compile: bool, ema=None):

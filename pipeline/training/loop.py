@@ -24,9 +24,10 @@ from pipeline.config import RunConfig, check_labelled_slots
 from pipeline.data.labels import TrainingLabels
 from pipeline.data.loader import StepPlan, training_dataset
 from pipeline.errors import ConfigError, TrainingError
+from pipeline.gans.blocks.progressive import scheduled_layers
 from pipeline.gans.families import get_family
 from pipeline.gans.inputs import default_preview
-from pipeline.training.build import build_compiled_gan, distributed_step
+from pipeline.training.build import build_compiled_gan, distributed_step, fresh_optimizers
 from pipeline.training.checkpoints import CheckpointStore
 from pipeline.training.distribute import is_chief, make_strategy, precision_policy
 from pipeline.training.ema import AveragedGenerator
@@ -114,7 +115,7 @@ def train(
     chief = is_chief()
     plan = _step_plan(run, len(images), strategy)
     labels = _check_labels(run, labels, len(images), cfg.batch_size)
-    phases = phase_plan(family, run, plan.steps_per_epoch)
+    phases = phase_plan(family, run, plan.steps_per_epoch, images.shape[1:])
     store = CheckpointStore(checkpoint_dir, run.fingerprint())
 
     with precision_policy(cfg.precision):
@@ -147,6 +148,7 @@ def train(
         while loop.step < phases.total_steps:
             epoch, offset = divmod(loop.step, plan.steps_per_epoch)
             loop.enter_phase_at(loop.step)
+            phase_end = phases.bounds(loop.phase)[1]
             dataset = training_dataset(
                 images,
                 plan,
@@ -156,7 +158,7 @@ def train(
                 first_step_in_epoch=offset,
                 augment=augment,
                 labels=labels,
-                draws=gan.loss.draws,
+                draws=gan.draws,
             )
             for batch in _distribute(dataset, strategy):
                 values = loop.run_step(batch, plan.images_per_step)
@@ -165,14 +167,24 @@ def train(
                 for callback in callbacks:
                     callback.on_step_end(loop.step, values)
                 epoch_end = loop.step % plan.steps_per_epoch == 0
-                if loop.step % cfg.log_every == 0 or epoch_end:
+                # the end of one of several phases, which may fall inside an epoch
+                phase_done = loop.step == phase_end and len(phases.phases) > 1
+                if loop.step % cfg.log_every == 0 or epoch_end or phase_done:
                     means = loop.log_point(epoch + 1)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
-                if epoch_end and fid_probe and cfg.fid_every and (epoch + 1) % cfg.fid_every == 0:
+                probe_due = epoch_end and cfg.fid_every and (epoch + 1) % cfg.fid_every == 0
+                if fid_probe and (probe_due or phase_done):
                     loop.history[-1][fid_probe.key] = fid_probe(loop.generator)
                     tracker.log_metrics({fid_probe.key: loop.history[-1][fid_probe.key]}, loop.step)
-                if loop.step % cfg.checkpoint_every == 0 or epoch_end:
+                if phase_done:  # MLflow keeps each phase's last picture
+                    name = f"samples/phase_{loop.phase + 1}_{phases.phases[loop.phase].name}.png"
+                    tracker.log_image(preview(loop.generator), name)
+                if loop.step % cfg.checkpoint_every == 0 or epoch_end or phase_done:
                     save_checkpoint()
+                if phase_done or loop.step >= phases.total_steps:
+                    break  # enter the next phase (the epoch goes on from this step) or stop
+            if loop.step % plan.steps_per_epoch and loop.step < phases.total_steps:
+                continue  # a phase ended inside the epoch
             tracker.log_image(preview(loop.generator), f"samples/epoch_{epoch + 1:03d}.png")
             epoch_values = {k: v for k, v in loop.history[-1].items() if k.startswith("fid")}
             for callback in callbacks:
@@ -226,7 +238,9 @@ class _Loop:
             phase = self.phases.phases[self.phase]
             if phase.enter is not None:
                 with self.strategy.scope():
+                    before = _variable_ids(self.gan)
                     phase.enter(self.gan)
+                    fresh_optimizers(self.gan, self.run, before)
                     if self.ema is not None:
                         self.ema.follow(self.gan.generator)
                 self._train_step = None  # the networks changed: trace the step again
@@ -241,16 +255,22 @@ class _Loop:
         self.window = _Window(self.names, **checkpoint.extra.get("window", {}))
 
     def run_step(self, batch, images_per_step: int) -> dict[str, float]:
-        if self._train_step is None:
+        traced = self._train_step is None  # this step includes tracing: not timed
+        if traced:
             self._train_step = distributed_step(
                 self.gan, self.strategy, self.run.train.jit_compile, self.ema
             )
+            networks = [self.gan.generator, self.gan.discriminator]
+            networks += [self.ema.model] if self.ema is not None else []
+            self._scheduled = [layer for model in networks for layer in scheduled_layers(model)]
         schedule = self.phases.values_at(self.step)
         for name, value in schedule.items():
             self.gan.schedule[name].assign(value)
+        for layer in self._scheduled:
+            layer.value.assign(schedule[layer.schedule])
         started = time.perf_counter()
         values = {k: float(v) for k, v in self._train_step(batch).items()}
-        if self.step > self.resumed_from:  # the first step of a process includes tracing
+        if not traced:  # the first step of a process or a new phase includes tracing
             self.timed_seconds += time.perf_counter() - started
             self.timed_images += images_per_step
         self.step += 1
@@ -259,7 +279,9 @@ class _Loop:
 
     def log_point(self, epoch: int) -> dict[str, float]:
         means = self.window.flush()
-        self.history.append({"step": self.step, "epoch": epoch, **means})
+        several = len(self.phases.phases) > 1
+        phase = {"phase": self.phases.phases[self.phase].name} if several else {}
+        self.history.append({"step": self.step, "epoch": epoch, **phase, **means})
         self.tracker.log_metrics(means, self.step)
         return means
 
@@ -269,6 +291,13 @@ class _Loop:
         return TrainResult(
             self.gan, self.step, self.generator, self.history, rate, seconds, self.resumed_from
         )
+
+
+def _variable_ids(gan) -> dict[str, set[int]]:
+    return {
+        "generator": {id(v) for v in gan.generator.trainable_variables},
+        "discriminator": {id(v) for v in gan.discriminator.trainable_variables},
+    }
 
 
 def _step_plan(run: RunConfig, num_images: int, strategy) -> StepPlan:

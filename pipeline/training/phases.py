@@ -1,11 +1,17 @@
 """Phases and schedules: what a family declares, and the trainer runs without knowing it.
 
-A phase is a stretch of training (`epochs` of the run's step plan) that may change the
-networks when it begins (`enter(gan)`: ProGAN adds a resolution, a second stage adds a
-generator) and may ramp values over its steps (`schedules`: name -> f(progress in
-[0, 1]); ProGAN's fade-in alpha). A schedule's value lives in a non-trainable variable
-`gan.schedule[name]` that the networks read, is set before every step, is logged to MLflow
-and is held in checkpoints. A family without phases trains in one phase of train.epochs.
+A phase (pipeline.gans.phases.Phase) is a stretch of training (`epochs` of the run's step
+plan, or a number of `steps`, which may end inside an epoch) that may change the networks
+when it begins (`enter(gan)`: ProGAN adds a resolution, a second stage adds a generator)
+and may ramp values over its steps (`schedules`: name -> f(progress in [0, 1]); ProGAN's
+fade-in alpha). A schedule's value lives in a non-trainable variable `gan.schedule[name]`,
+is set before every step, is logged to MLflow and is held in checkpoints; a layer that
+follows a schedule (pipeline.gans.blocks.progressive.FadeIn) gets the value in its own
+weight too. A family without phases trains
+in one phase of train.epochs.
+
+When `enter` changes a network's variables, that network's optimizer starts afresh (new
+Adam moments, as ProGAN resets Adam at each new resolution): the trainer rebuilds it.
 
 Resume is exact across phases: the trainer enters every phase up to the checkpoint's step
 before restoring the (named) variables, so the networks have the shape they were saved in.
@@ -13,16 +19,11 @@ before restoring the (named) variables, so the networks have the shape they were
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from pipeline.gans.phases import Phase
 
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    epochs: int
-    enter: Callable | None = None  # gan -> None, called once as the phase begins
-    schedules: Mapping[str, Callable[[float], float]] = field(default_factory=dict)
+__all__ = ["Phase", "PhasePlan", "phase_plan"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ class PhasePlan:
 
     @property
     def total_steps(self) -> int:
-        return sum(p.epochs for p in self.phases) * self.steps_per_epoch
+        return sum(p.length(self.steps_per_epoch) for p in self.phases)
 
     def bounds(self, index: int) -> tuple[int, int]:
         """[first, end) global steps of phase `index`."""
-        first = sum(p.epochs for p in self.phases[:index]) * self.steps_per_epoch
-        return first, first + self.phases[index].epochs * self.steps_per_epoch
+        first = sum(p.length(self.steps_per_epoch) for p in self.phases[:index])
+        return first, first + self.phases[index].length(self.steps_per_epoch)
 
     def index_at(self, step: int) -> int:
         """The phase the step after `step` completed steps belongs to."""
@@ -64,9 +65,9 @@ class PhasePlan:
         return tuple(sorted({n for p in self.phases for n in p.schedules}))
 
 
-def phase_plan(family, run, steps_per_epoch: int) -> PhasePlan:
-    """The family's phases, or one phase of train.epochs."""
-    phases = tuple(family.phases(run)) if family.phases else ()
+def phase_plan(family, run, steps_per_epoch: int, image_shape) -> PhasePlan:
+    """The family's phases for images of `image_shape`, or one phase of train.epochs."""
+    phases = tuple(family.phases(run, tuple(image_shape))) if family.phases else ()
     if not phases:
         phases = (Phase("train", run.train.epochs),)
     return PhasePlan(phases, steps_per_epoch)

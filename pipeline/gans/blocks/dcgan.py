@@ -21,6 +21,7 @@ import keras
 
 from pipeline.errors import ConfigError
 from pipeline.gans.blocks.layers import batch_norm, image_output, leaky_relu
+from pipeline.gans.blocks.stabilizers import BatchFeatures
 
 
 def start_side(image_shape: tuple[int, int, int], model: str = "dcgan") -> int:
@@ -72,15 +73,22 @@ def generator_trunk(x, image_shape: tuple[int, int, int], variant: str, model: s
     return image_output()(x)  # [B, H, W, C] in [-1, 1]
 
 
-def discriminator_trunk(x, variant: str, rate: float):
+NO_BATCH_FEATURES = BatchFeatures()
+
+
+def discriminator_trunk(x, variant: str, rate: float, batch: BatchFeatures = NO_BATCH_FEATURES):
     """[B, H, W, c] image (or image with label planes) -> [B, F] flattened features.
 
-    The discriminators of dcgan, cgan, sgan and catgan: they differ in their heads."""
+    The discriminators of dcgan, cgan, sgan and catgan: they differ in their heads. The
+    `batch` layers (train.minibatch_std, train.minibatch_discrimination; none by default)
+    go before the last convolution and after the flattening."""
     if variant == "upsample":
         # (filters, stride, zero-pad after conv, batch norm) as in seed 000
         plan = ((32, 2, False, False), (64, 2, True, True), (128, 2, False, True))
         plan += ((256, 1, False, True),)
         for i, (filters, stride, pad, norm) in enumerate(plan, start=1):
+            if i == len(plan):
+                x = batch.std(x)  # [B, 4, 4, 128 + 1] when on
             x = keras.layers.Conv2D(
                 filters, 3, strides=stride, padding="same", use_bias=not norm, name=f"d_conv{i}"
             )(x)
@@ -93,11 +101,14 @@ def discriminator_trunk(x, variant: str, rate: float):
         # 28x28 input: [B,14,14,32] -> [B,8,8,64] -> [B,4,4,128] -> [B,4,4,256]
     else:
         for i, filters in enumerate((64, 128), start=1):
+            if i == 2:
+                x = batch.std(x)  # [B, 14, 14, 64 + 1] when on
             x = keras.layers.Conv2D(filters, 5, strides=2, padding="same", name=f"d_conv{i}")(x)
             x = leaky_relu()(x)
             x = keras.layers.Dropout(rate, name=f"d_dropout{i}")(x)
         # 28x28 input: [B,14,14,64] -> [B,7,7,128]
-    return keras.layers.Flatten(name="d_features")(x)  # [B, F]
+    x = keras.layers.Flatten(name="d_features")(x)  # [B, F]
+    return batch.discrimination(x)  # [B, F + kernels] when on
 
 
 def build_classifier(
@@ -108,7 +119,9 @@ def build_classifier(
     features as a second output (sgan's feature matching)."""
     start_side(image_shape, model)
     image = keras.Input(image_shape, name="image")  # [B, H, W, C]
-    features = discriminator_trunk(image, run.family.generator, run.train.dropout)  # [B, F]
+    features = discriminator_trunk(
+        image, run.family.generator, run.train.dropout, BatchFeatures.of(run)
+    )  # [B, F]
     logits = keras.layers.Dense(outputs, dtype="float32", name="class_logits")(features)
     out = [logits, features] if with_features else logits  # [B, outputs], [B, F]
     return keras.Model(image, out, name="discriminator")

@@ -27,8 +27,13 @@ from pipeline.plugins import Registry
 # family's declaration imports no TensorFlow; a test keeps the two equal).
 ALL_LOSSES = ("nonsaturating", "minimax", "wgan", "wgan_gp", "hinge", "lsgan", "dragan")
 
+# Seed 004's stabilisers (train.*, README, Stabilisers). A family lists the ones its
+# discriminator takes: its builder adds the batch-statistic layers
+# (pipeline.gans.blocks.stabilizers.BatchFeatures), the trainer the replay buffer.
+STABILIZERS = ("minibatch_std", "minibatch_discrimination", "replay")
+
 # Names reserved by DESIGN.md for families that are not built yet.
-PLANNED = ("progan", "stylegan", "srgan", "stackgan")
+PLANNED = ("stylegan", "srgan", "stackgan")
 
 
 def _no_options(run) -> dict:
@@ -55,7 +60,8 @@ class Family:
     own_objective: str = ""
     label_plan: Callable | None = None  # run -> pipeline.data.labels.LabelPlan
     augmentation: Callable | None = None  # (run, image_shape) -> augment(batch, seed, step)
-    phases: Callable | None = None  # run -> tuple of pipeline.training.phases.Phase
+    phases: Callable | None = None  # (run, image_shape) -> tuple of pipeline.gans.phases.Phase
+    stabilizers: tuple[str, ...] = ()  # the STABILIZERS its discriminator takes
     scores: tuple[str, ...] = ()  # extra metrics evaluate computes (pipeline.scoring.metrics)
     summary: str = ""
 
@@ -64,6 +70,26 @@ class Family:
         if loss in self.losses:
             return loss
         return f"{self.own_objective} (takes no train.loss={loss})"
+
+    def stabilizers_of(self, train) -> str:
+        """The stabilisers a run's train.* switches on, as MLflow's `stabilizers` says them:
+        'none', 'minibatch_std(4) + replay(0.5 of 1024)', and any this family does not
+        take, e.g. 'none (cgan takes no replay)'."""
+        settings = {
+            "minibatch_std": f"minibatch_std({train.minibatch_std})",
+            "minibatch_discrimination": (
+                f"minibatch_discrimination({train.minibatch_discrimination}"
+                f"x{train.minibatch_kernel_dim})"
+            ),
+            "replay": f"replay({train.replay:g} of {train.replay_buffer})",
+        }
+        wanted = [name for name in STABILIZERS if getattr(train, name)]
+        taken = [settings[name] for name in wanted if name in self.stabilizers]
+        refused = [name for name in wanted if name not in self.stabilizers]
+        text = " + ".join(taken) or "none"
+        if refused:
+            text += f" ({self.name} takes no {', '.join(refused)})"
+        return text
 
 
 ZOO = Registry(__name__, __path__, "family")
@@ -107,6 +133,11 @@ def resolve_run(params: Mapping[str, Any], model: str):
     family = get_family(model)
     check_train_models(params)
     run = resolve(params, model, family.params)
+    if run.train.replay and run.train.replay_buffer < run.train.batch_size:
+        raise ConfigError(
+            f"train.replay_buffer ({run.train.replay_buffer}) must hold at least one batch "
+            f"(train.batch_size {run.train.batch_size}) for {model}; raise it"
+        )
     if family.label_plan is not None:
         check_labelled_slots(model, family.label_plan(run).per_batch, run.train.batch_size)
     return run

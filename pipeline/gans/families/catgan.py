@@ -29,7 +29,7 @@ from pipeline.config import AT_LEAST_ONE, check
 from pipeline.data.labels import LabelPlan
 from pipeline.gans.adversarial import ClassifierGAN
 from pipeline.gans.blocks import dcgan
-from pipeline.gans.families import Family, register
+from pipeline.gans.families import STABILIZERS, Family, register
 from pipeline.gans.inputs import CLASSIFIER
 from pipeline.gans.losses import entropy, supervised_loss
 
@@ -148,6 +148,7 @@ FAMILY = register(
         build_generator=build_generator,
         build_discriminator=build_discriminator,
         model=CategoricalGAN,
+        stabilizers=STABILIZERS,
         model_options=gan_options,
         losses=(),
         own_objective="catgan (entropies)",

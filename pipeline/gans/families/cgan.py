@@ -34,6 +34,7 @@ from pipeline.gans.blocks.dcgan import (
     start_side,
 )
 from pipeline.gans.blocks.layers import logit_head
+from pipeline.gans.blocks.stabilizers import BatchFeatures
 from pipeline.gans.families import Family, register
 from pipeline.gans.inputs import CONDITIONAL
 
@@ -87,7 +88,7 @@ def build_discriminator(run, image_shape: tuple[int, int, int], num_classes: int
         vector = keras.layers.Embedding(num_classes, side * side, name="d_embed")(label)
         planes = keras.layers.Reshape((side, side, 1), name="d_plane")(vector)  # [B, H, W, 1]
     x = keras.layers.Concatenate(name="d_condition")([image, planes])  # [B, H, W, C + K or 1]
-    features = discriminator_trunk(x, cfg.generator, run.train.dropout)  # [B, F]
+    features = discriminator_trunk(x, cfg.generator, run.train.dropout, BatchFeatures.of(run))
     logit = logit_head()(features)  # [B, 1]
     if cfg.projection:
         width = features.shape[-1]
@@ -120,6 +121,8 @@ FAMILY = register(
         build_generator=build_generator,
         build_discriminator=build_discriminator,
         model=ConditionalGAN,
+        # No replay: a past fake would be judged with the current minibatch's labels.
+        stabilizers=("minibatch_std", "minibatch_discrimination"),
         label_plan=label_plan,
         scores=("conditional_accuracy",),
         summary="conditional GAN: the label fed to both networks (seed 003)",

@@ -13,7 +13,8 @@ import keras
 
 from pipeline.gans.blocks.dcgan import build_latent_generator, discriminator_trunk, start_side
 from pipeline.gans.blocks.layers import logit_head
-from pipeline.gans.families import Family, register
+from pipeline.gans.blocks.stabilizers import BatchFeatures
+from pipeline.gans.families import STABILIZERS, Family, register
 from pipeline.gans.inputs import LATENT
 
 
@@ -33,7 +34,9 @@ def build_discriminator(
 ) -> keras.Model:
     start_side(image_shape)
     image = keras.Input(image_shape, name="image")  # [B, H, W, C]
-    features = discriminator_trunk(image, run.family.generator, run.train.dropout)  # [B, F]
+    features = discriminator_trunk(
+        image, run.family.generator, run.train.dropout, BatchFeatures.of(run)
+    )  # [B, F]
     logit = logit_head()(features)  # [B, 1]
     return keras.Model(image, logit, name="discriminator")
 
@@ -45,6 +48,7 @@ FAMILY = register(
         inputs=LATENT,
         build_generator=build_generator,
         build_discriminator=build_discriminator,
+        stabilizers=STABILIZERS,
         summary="convolutional GAN of seeds 000/004",
     )
 )

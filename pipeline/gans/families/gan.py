@@ -19,7 +19,8 @@ from typing import Literal
 import keras
 
 from pipeline.gans.blocks.layers import image_output, leaky_relu, logit_head
-from pipeline.gans.families import Family, register
+from pipeline.gans.blocks.stabilizers import BatchFeatures
+from pipeline.gans.families import STABILIZERS, Family, register
 from pipeline.gans.inputs import LATENT
 
 ARCHITECTURES = {
@@ -64,12 +65,17 @@ def build_discriminator(
     arch = run.family.arch
     dropout = keras.layers.AlphaDropout if arch == "selu" else keras.layers.Dropout
     image = keras.Input(image_shape, name="image")  # [B, H, W, C]
+    batch = BatchFeatures.of(run)  # the stabilisers' layers, when on
     x = keras.layers.Flatten(name="d_flatten")(image)  # [B, H*W*C]
-    for i, units in enumerate(ARCHITECTURES[arch][1]):
+    hidden = ARCHITECTURES[arch][1]
+    for i, units in enumerate(hidden):
+        if i == len(hidden) - 1:
+            x = batch.std(x)  # [B, F + 1] before the last hidden layer
         for layer in _hidden(units, arch, f"d_dense{i + 1}", generator=False):
             x = layer(x)  # [B, units]
         if run.train.dropout > 0:
             x = dropout(run.train.dropout, name=f"d_dropout{i + 1}")(x)
+    x = batch.discrimination(x)  # [B, units + kernels] when on
     logit = logit_head()(x)  # [B, 1]
     return keras.Model(image, logit, name="discriminator")
 
@@ -81,6 +87,7 @@ FAMILY = register(
         inputs=LATENT,
         build_generator=build_generator,
         build_discriminator=build_discriminator,
+        stabilizers=STABILIZERS,
         summary="the MLP GAN of seeds 001/004",
     )
 )

@@ -56,6 +56,7 @@ from pipeline.gans.blocks.layers import (
     normal_init,
     patch_logits,
 )
+from pipeline.gans.blocks.stabilizers import BatchFeatures
 from pipeline.gans.families import Family, register
 from pipeline.gans.inputs import EDGE_PAIRS
 from pipeline.gans.losses import l1_loss
@@ -206,9 +207,11 @@ def build_discriminator(
 ) -> keras.Model:
     side, _ = _pair_shape(image_shape)
     cfg, rate = run.family, run.train.dropout
+    batch = BatchFeatures.of(run)  # the minibatch std layer (a PatchGAN has no flat features)
     pair = keras.Input(image_shape, name="pair")  # [B, S, S, 1 + C]: edges, then an image
     if cfg.patch == 1:  # PixelGAN: every pixel judged on its own
         x = _d_block(pair, cfg.d_filters, 1, 1, False, rate, "d_pixel1")  # [B, S, S, f]
+        x = batch.std(x)  # [B, S, S, f + 1] when train.minibatch_std is on
         x = _d_block(x, 2 * cfg.d_filters, 1, 1, True, rate, "d_pixel2")  # [B, S, S, 2f]
         logits = patch_logits(1)(x)  # [B, S, S, 1]
         return keras.Model(pair, logits, name="discriminator")
@@ -219,6 +222,7 @@ def build_discriminator(
         # [B, S/2^(i+1), S/2^(i+1), d_filters * min(2^i, 8)]
         x = _d_block(x, width, 4, 2, i > 0, rate, f"d_down{i + 1}")
     width = _width(cfg.d_filters, blocks)
+    x = batch.std(x)  # one more feature map when train.minibatch_std is on
     x = _d_block(x, width, 4, 1, True, rate, "d_last")  # [B, S/2^n, S/2^n, width]
     logits = patch_logits(4)(x)  # [B, S/2^n, S/2^n, 1] float32, one logit per patch
     return keras.Model(pair, logits, name="discriminator")
@@ -304,6 +308,9 @@ FAMILY = register(
         build_generator=build_generator,
         build_discriminator=build_discriminator,
         model=Pix2Pix,
+        # A PatchGAN has no per-image feature vector for minibatch discrimination; a
+        # replayed fake is a past (edges, image) pair, judged as such.
+        stabilizers=("minibatch_std", "replay"),
         model_options=gan_options,
         augmentation=augmentation,
         scores=("paired",),

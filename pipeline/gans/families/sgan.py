@@ -32,7 +32,7 @@ from pipeline.config import AT_LEAST_ONE, check
 from pipeline.data.labels import LabelPlan
 from pipeline.gans.adversarial import METRIC_NAMES, ClassifierGAN
 from pipeline.gans.blocks import dcgan
-from pipeline.gans.families import Family, register
+from pipeline.gans.families import STABILIZERS, Family, register
 from pipeline.gans.inputs import CLASSIFIER
 from pipeline.gans.losses import feature_matching, real_fake_logit, supervised_loss
 
@@ -115,6 +115,7 @@ FAMILY = register(
         build_generator=build_generator,
         build_discriminator=build_discriminator,
         model=SemiSupervisedGAN,
+        stabilizers=STABILIZERS,
         model_options=gan_options,
         losses=("nonsaturating", "minimax"),
         own_objective="sgan (K+1 classes)",

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from pipeline.errors import ConfigError
 from pipeline.gans.objectives.gradients import r1_penalty
-from pipeline.gans.objectives.scores import mean_probability, mean_score
+from pipeline.gans.objectives.scores import mean_probability, mean_score, mean_square
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class LossSettings:
     gp_weight: float = 10.0  # lambda of wgan_gp's and dragan's gradient penalty
     clip: float = 0.01  # wgan's weight clipping bound c
     r1_gamma: float = 0.0  # R1 on reals added to any loss (0: off)
+    drift: float = 0.0  # ProGAN's epsilon: drift * D(x)^2 on the reals keeps a critic near 0
 
     def __post_init__(self):
         # A negative weight would reward a steep critic, a bound c <= 0 zero every weight.
@@ -34,6 +35,8 @@ class LossSettings:
             raise ConfigError(f"clip must be > 0, got {self.clip}")
         if self.r1_gamma < 0:
             raise ConfigError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
+        if self.drift < 0:
+            raise ConfigError(f"drift must be >= 0, got {self.drift}")
 
 
 DEFAULT_SETTINGS = LossSettings()
@@ -78,7 +81,7 @@ class Loss:
     def has_penalty(self) -> bool:
         """Whether `penalty` adds anything (so the caller can skip building its inputs)."""
         own = type(self).gradient_penalty is not Loss.gradient_penalty
-        return own or self.settings.r1_gamma > 0
+        return own or self.settings.r1_gamma > 0 or self.settings.drift > 0
 
     def gradient_penalty(self, critic, real_inputs, fake_inputs, draws: dict) -> tf.Tensor | None:
         """[b] this loss's own weighted penalty, or None: the hook a subclass overrides."""
@@ -87,13 +90,16 @@ class Loss:
     def penalty(self, critic, real_inputs, fake_inputs, draws: dict) -> tf.Tensor | None:
         """[b] everything added to D's per-example loss, already weighted, or None.
 
-        The loss's own gradient penalty plus R1 at the reals when `r1_gamma` > 0, so the
+        The loss's own gradient penalty plus R1 at the reals when `r1_gamma` > 0 and
+        ProGAN's drift term when `drift` > 0 (one more pass of D over the reals), so the
         caller makes one call whatever the loss. None (nothing to add) lets it skip the
         extra critic passes. `critic` maps a D input [b, ...] to logits [b, ...].
         """
         terms = [self.gradient_penalty(critic, real_inputs, fake_inputs, draws)]
         if self.settings.r1_gamma > 0:
             terms.append(r1_penalty(critic, real_inputs, self.settings.r1_gamma))
+        if self.settings.drift > 0:
+            terms.append(self.settings.drift * mean_square(critic(real_inputs)))
         terms = [term for term in terms if term is not None]
         if not terms:
             return None

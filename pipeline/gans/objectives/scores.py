@@ -26,3 +26,8 @@ def mean_score(logits: tf.Tensor) -> tf.Tensor:
 def mean_probability(logits: tf.Tensor) -> tf.Tensor:
     """[b, ...] -> [b]: D(.) = sigmoid(logit) averaged over the patch grid."""
     return tf.reduce_mean(tf.sigmoid(flat(logits)), axis=1)
+
+
+def mean_square(logits: tf.Tensor) -> tf.Tensor:
+    """[b, ...] -> [b]: the squared score averaged over the patch grid (ProGAN's drift)."""
+    return tf.reduce_mean(tf.square(flat(logits)), axis=1)
