@@ -11,8 +11,9 @@ def repo_params(**train) -> dict:
     """The repository's params.yaml with `train` applied to every model.
 
     Per-model training lengths (models.<name>.epochs) are dropped, so that train.epochs
-    here decides how long every GAN trains, and the labelled slots of a semi-supervised
-    minibatch shrink to TINY_LABELS' (32 would not fit a tiny batch).
+    here decides how long every GAN trains, the labelled slots of a semi-supervised
+    minibatch shrink to TINY_LABELS' (32 would not fit a tiny batch), and ProGAN, whose
+    length is its phases' steps, shrinks to TINY_PROGAN.
     """
     from pipeline.config import load_params
 
@@ -21,6 +22,8 @@ def repo_params(**train) -> dict:
         model_params.pop("epochs", None)
         if "labelled_per_batch" in model_params:  # room for unlabelled images in tiny batches
             model_params["labelled_per_batch"] = TINY_LABELS["labelled_per_batch"]
+    params["models"]["progan"].update(TINY_PROGAN)
+    params["models"]["progan"].pop("batch_size", None)
     params["train"].update(train)
     return params
 
@@ -55,6 +58,8 @@ def one_line_error(capsys) -> str:
 CLASS_NAMES = tuple(f"class{i}" for i in range(10))
 # Small labelled subsets for the tiny runs: 2 per class, 2 slots of each minibatch.
 TINY_LABELS = {"labels_per_class": 2, "labelled_per_batch": 2}
+# 7px 2 steps, fade-14px 2, 14px 2, fade-28px 2, 28px 2; narrow, in train.batch_size
+TINY_PROGAN = {"stable_steps": 2, "fade_steps": 2, "filters": 8, "min_filters": 4}
 
 
 def tiny_labels(run, count: int):
