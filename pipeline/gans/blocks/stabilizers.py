@@ -14,7 +14,7 @@ Both compare an image with the others of its *group*: consecutive rows of D's ba
 Consecutive groups (ProGAN strides its groups across the batch instead) mean that a batch
 split over replicas in multiples of the group size forms the same groups as on one device,
 and that D's [real; fake] batch never mixes reals and fakes in one group. Minibatch
-discrimination's group is the replica's minibatch (pipeline.gans.blocks.batch_features), so
+discrimination's group is the replica's minibatch (BatchFeatures below), so
 under MirroredStrategy it sees fewer images per group than on one device (README,
 Stabilisers).
 
@@ -155,7 +155,7 @@ class BatchFeatures:
             return x
         # A group size that does not divide the replica's minibatch b would put the last
         # reals and the first fakes of D's [real; fake] batch (2b rows) in one group, and
-        # group G's pass over b fakes differently: the largest size below it that divides b.
+        # group G's pass over b fakes differently: the largest size dividing both.
         size = math.gcd(self.minibatch_std, self.group) if self.group else self.minibatch_std
         return MinibatchStd(size, name=name)(x)
 
