@@ -224,6 +224,13 @@ def summary(values: list[float], digits: int = 1) -> str:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from pipeline.config import load_params, runtime_environment
+
+    # As the CLI does: train.inter_op_threads before TensorFlow starts; an environment
+    # variable already set wins (TF_NUM_INTEROP_THREADS=0 is TensorFlow's own default).
+    for name, value in runtime_environment(load_params(args.params)).items():
+        os.environ.setdefault(name, value)
+    print(f"TF_NUM_INTEROP_THREADS={os.environ.get('TF_NUM_INTEROP_THREADS', '(unset)')}")
     run = load_run(args)
     cfg = run.train
     total_steps = args.warmup + args.rounds * args.steps

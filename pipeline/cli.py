@@ -7,6 +7,7 @@ Errors a user can fix (`PipelineError`) print as one line on stderr and exit non
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -110,10 +111,17 @@ def _parser() -> argparse.ArgumentParser:
         "models:/fashion_mnist-dcgan@champion or models:/fashion_mnist-dcgan/3 "
         "(--model then comes from the version)",
     )
-    sample.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    sample.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
-    sample.add_argument("--columns", type=int, default=None, help="grid columns")
-    sample.add_argument("--out", type=Path, required=True, help="output PNG")
+    sample.add_argument("-n", type=int, default=64, help="number of samples, >= 1 (default 64)")
+    sample.add_argument("--seed", type=int, default=0, help="latent seed, >= 0 (default 0)")
+    sample.add_argument(
+        "--columns", type=int, default=None, help="grid columns, >= 1 (default: a square grid)"
+    )
+    sample.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output PNG file (not a folder; missing folders are created)",
+    )
     sample.add_argument(
         "--label",
         default=None,
@@ -145,7 +153,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--model", default="pix2pix", help="model name (default pix2pix)")
     translate.add_argument("--input", type=Path, required=True, help="drawing or photo")
-    translate.add_argument("--out", type=Path, required=True, help="output PNG")
+    translate.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output PNG file (not a folder; missing folders are created)",
+    )
     translate.add_argument(
         "--kind",
         choices=("auto", "edges", "photo"),
@@ -248,12 +261,31 @@ def _summary(values: dict) -> str:
     )
 
 
+# Commands that read no params.yaml (their inputs are a trained model's own files).
+NO_PARAMS = ("translate",)
+
+
+def prepare(path: Path) -> None:
+    """Before any stage imports TensorFlow: all of params.yaml checked, so a mistake in it
+    is one line in a fraction of a second (pipeline.config.check_params), and the
+    environment TensorFlow starts with set from it (a variable already set wins)."""
+    from pipeline.config import check_params, load_params, runtime_environment
+    from pipeline.gans.families import param_names
+
+    params = load_params(path)
+    check_params(params, param_names())
+    for name, value in runtime_environment(params).items():
+        os.environ.setdefault(name, value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "sample" and args.model is None and args.model_uri is None:
         parser.error("sample needs --model NAME or --model-uri models:/NAME@ALIAS")
     try:
+        if args.command not in NO_PARAMS:
+            prepare(args.params)
         run(args)
     except PipelineError as error:
         if args.debug:

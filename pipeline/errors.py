@@ -39,3 +39,17 @@ class RetrainBusy(PipelineError):
     later" from "failed"."""
 
     exit_code = 75
+
+
+class StorageError(PipelineError):
+    """An output cannot be written (disk full, read-only, no permission). What was there
+    before is kept; nothing is left half-written under a final name."""
+
+    exit_code = 6
+
+
+class TrackingError(PipelineError):
+    """The MLflow store cannot be reached, read or written (server down, database locked
+    for too long, a folder without permission)."""
+
+    exit_code = 7

@@ -1,15 +1,16 @@
-"""Pictures the pipeline writes: sample grids and loss curves. Writes are atomic."""
+"""Pictures the pipeline writes: sample grids and loss curves. Writes are atomic
+(pipeline.saved.atomic_file)."""
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from pipeline.saved import atomic_file
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -17,26 +18,14 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def atomic_path(target: Path):
-    """A temp file beside `target` (same suffix) and a function that moves it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make outputs private
-
-    def commit() -> None:
-        os.replace(tmp, target)
-
-    return Path(tmp), commit
-
-
 def grid(images: np.ndarray, columns: int | None = None, pad: int = 2) -> np.ndarray:
     """[N, H, W, C] images in [-1, 1] -> one uint8 picture, N tiled row by row."""
     images = to_uint8(images)
     count, height, width, channels = images.shape
-    columns = columns or math.ceil(math.sqrt(count))
+    if columns is None:
+        columns = math.ceil(math.sqrt(count))
+    elif columns < 1:  # `or` would have taken 0 for "square" and a negative one drawn nothing
+        raise ValueError(f"a grid needs at least one column, got {columns}")
     rows = math.ceil(count / columns)
     canvas = np.zeros(
         (rows * (height + pad) + pad, columns * (width + pad) + pad, channels), np.uint8
@@ -57,12 +46,8 @@ def save_png(picture: np.ndarray, target: Path, scale: int = 1) -> Path:
     image = Image.fromarray(picture)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    tmp, commit = atomic_path(Path(target))
-    try:
+    with atomic_file(Path(target)) as tmp:
         image.save(tmp, format="PNG")
-        commit()
-    finally:
-        tmp.unlink(missing_ok=True)
     return Path(target)
 
 
@@ -92,11 +77,9 @@ def save_loss_curves(
         axis.legend()
     figure.suptitle(title)
     figure.tight_layout()
-    tmp, commit = atomic_path(Path(target))
     try:
-        figure.savefig(tmp, dpi=100, format="png")
-        commit()
+        with atomic_file(Path(target)) as tmp:
+            figure.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(figure)
-        tmp.unlink(missing_ok=True)
     return Path(target)

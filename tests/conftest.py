@@ -23,23 +23,11 @@ tf.config.set_logical_device_configuration(
 
 @pytest.fixture
 def tiny_params() -> dict:
-    """params.yaml as a dict, shrunk so a GAN trains in well under a second."""
-    from tests.helpers import repo_params
+    """params.yaml as a dict, shrunk so a GAN trains in well under a second (tests that
+    want the in-training FID turn it on: it needs an evaluator)."""
+    from tests.helpers import tiny_params_dict
 
-    params = repo_params(
-        epochs=2,
-        steps_per_epoch=3,
-        batch_size=8,
-        log_every=1,
-        checkpoint_every=2,
-        sample_grid=2,
-        fid_every=0,  # tests that want the in-training FID turn it on (it needs an evaluator)
-    )
-    params["evaluator"].update(epochs=1, batch_size=16)
-    params["evaluate"].update(
-        n_samples=200, batch_size=100, kid_subsets=5, kid_subset_size=20, score_splits=2
-    )
-    return params
+    return tiny_params_dict()
 
 
 @pytest.fixture

@@ -48,6 +48,19 @@ def write_labelled_folder(folder, classes=("circle", "square"), count: int = 100
         write_image_folder(folder / name, count=count, seed=seed)
 
 
+# What `train` leaves in models/<name>/ (the checkpoints are gone once a run is complete).
+TRAIN_OUTPUTS = (
+    "generator.keras",
+    "discriminator.keras",
+    "samples.png",
+    "loss_curves.png",
+    "history.csv",
+    "fid.csv",
+    "train.json",
+    "run.json",
+)
+
+
 def one_line_error(capsys) -> str:
     """The CLI's stderr, asserted to be one `error: ...` line, and that line."""
     err = capsys.readouterr().err.strip().splitlines()
@@ -173,3 +186,174 @@ def assert_weights_alike(one, two, bound: float) -> None:
         close += int((difference <= 5e-5 + 1e-3 * np.abs(a)).sum())
         total += np.asarray(a).size
     assert close / total > 0.9999, f"{total - close} of {total} weights differ"
+
+
+def mlflow_runs(mlflow_store: str, run_name: str) -> list:
+    """The MLflow runs named `run_name` in the store, newest first."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(mlflow_store)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, order_by=["start_time DESC"])
+    return [r for r in runs if r.info.run_name == run_name]
+
+
+TRAIN_WORKER = Path(__file__).with_name("train_worker.py")
+
+
+def run_train_worker(*args, expect: int = 0, before: str = ""):
+    """tests/train_worker.py ARGS in its own process, asserted to exit with `expect` (a
+    negative signal number when killed). `before` is Python run in that process first, e.g.
+    a patch of a function the worker reaches (the worker's usage says what ARGS are)."""
+    import subprocess
+    import sys
+
+    launch = f"{before}\nimport runpy, sys\nsys.argv = sys.argv[1:]\n"
+    launch += "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    result = subprocess.run(
+        [sys.executable, "-c", launch, str(TRAIN_WORKER), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert result.returncode == expect, result.stderr[-2000:]
+    return result
+
+
+def tiny_params_dict() -> dict:
+    """The `tiny_params` fixture's dict, for fixtures of a wider scope (a module's
+    artifacts built once): a GAN trains in well under a second."""
+    params = repo_params(
+        epochs=2,
+        steps_per_epoch=3,
+        batch_size=8,
+        log_every=1,
+        checkpoint_every=2,
+        sample_grid=2,
+        fid_every=0,
+    )
+    params["evaluator"].update(epochs=1, batch_size=16)
+    params["evaluate"].update(
+        n_samples=200, batch_size=100, kid_subsets=5, kid_subset_size=20, score_splits=2
+    )
+    return params
+
+
+# --- fault injection: damaged files and what a failed command may not touch ---------------
+
+
+def truncate(path: Path) -> None:
+    """Cut `path` to half its size (a copy or a write that stopped half-way)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def flip_bit(path: Path, offset: int | None = None, bit: int = 0) -> None:
+    """Flip one bit of the byte at `offset` (default: the middle of the file): bit rot."""
+    data = bytearray(path.read_bytes())
+    offset = len(data) // 2 if offset is None else offset
+    data[offset] ^= 1 << bit
+    path.write_bytes(bytes(data))
+
+
+def member_middle(path: Path, member: str) -> int:
+    """The offset of the middle byte of `member`'s data inside the zip archive `path`."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    with path.open("rb") as handle:
+        handle.seek(info.header_offset + 26)  # the local header's name and extra lengths
+        name_length, extra_length = struct.unpack("<HH", handle.read(4))
+    return info.header_offset + 30 + name_length + extra_length + info.compress_size // 2
+
+
+def tree_state(root: Path) -> dict[str, str]:
+    """Every file and folder under `root`, files with the SHA-256 of their bytes: equal
+    before and after a command means it created, changed and removed nothing there."""
+    import hashlib
+
+    return {
+        str(path.relative_to(root)): (
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "folder"
+        )
+        for path in sorted(root.rglob("*"))
+    }
+
+
+# --- git/DVC repositories in subprocesses, and an MLflow store another process locks ------
+
+
+def dvc_env() -> dict[str, str]:
+    """The environment `git` and `dvc` run with in the DVC tests: this interpreter's bin/
+    first on PATH (`dvc`, and the stages' `python -m pipeline`), a git identity, and no
+    MLFLOW_TRACKING_URI, so the stages log to the repository's own mlruns/mlflow.db."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@t",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@t",
+    )
+    return env
+
+
+def run_ok(cwd, *command, env, timeout: float = 600) -> str:
+    """`command` in `cwd`, asserted to succeed (its output's tail in the message); its stdout."""
+    import subprocess
+
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result.stdout
+
+
+def init_git_dvc(repo, env) -> None:
+    """`repo` as a git repository with DVC and one commit of everything in it (what `dvc
+    exp` needs)."""
+    run_ok(repo, "git", "init", "-q", env=env)
+    run_ok(repo, "dvc", "init", "-q", env=env)
+    run_ok(repo, "git", "add", "-A", env=env)
+    run_ok(repo, "git", "commit", "-qm", "init", env=env)
+
+
+# Another process's exclusive lock on a SQLite database: nobody else reads or writes it.
+_HOLD_SQLITE_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+def sqlite_locked(db: Path):
+    """A context manager: while in it, another process holds `BEGIN EXCLUSIVE` on the
+    SQLite database `db` (as a long migration, a backup tool or a stuck writer would)."""
+    import subprocess
+    import sys
+    from contextlib import contextmanager
+
+    @contextmanager
+    def held():
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_SQLITE_LOCK, str(db)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert holder.stdout.readline().strip() == "locked"
+            yield holder
+        finally:
+            holder.kill()
+            holder.wait(timeout=30)
+            holder.stdout.close()
+
+    return held()

@@ -188,7 +188,7 @@ def test_load_pairs_names_the_fix_when_truncated(tmp_path):
     save_pairs(make_pairs(tiny_dataset(), CFG), path)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     for load in (load_pairs, load_pairs_meta):
-        with pytest.raises(DataError, match=r"dvc repro -f edges") as error:
+        with pytest.raises(DataError, match=r"delete it and re-run .*dvc repro edges") as error:
             load(path)
         assert "\n" not in str(error.value)
 

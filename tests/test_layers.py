@@ -16,9 +16,9 @@ LAYERS = (
     ("pipeline.tracking",),
     ("pipeline.tuning",),
     ("pipeline.stages",),
-    # the command line and the public facade of the metric math (DESIGN.md's contract
-    # pipeline.metrics.frechet_distance) sit on top
-    ("pipeline.cli", "pipeline.__main__", "pipeline.metrics"),
+    # the command line (with its stderr filter) and the public facade of the metric math
+    # (DESIGN.md's contract pipeline.metrics.frechet_distance) sit on top
+    ("pipeline.cli", "pipeline.__main__", "pipeline.native_logs", "pipeline.metrics"),
 )
 
 

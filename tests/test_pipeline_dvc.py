@@ -6,27 +6,16 @@ MLflow run.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import TINY_LABELS, pipeline_copy
+from tests.helpers import TINY_LABELS, TRAIN_OUTPUTS, dvc_env, init_git_dvc, pipeline_copy, run_ok
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("gan", "dcgan", "pix2pix", "cgan", "sgan", "catgan", "progan")  # train.models
-
-
-def _sh(cwd, *command, env):
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, (
-        f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    )
-    return result.stdout
 
 
 def _newest_runs(repo: Path) -> dict:
@@ -44,7 +33,7 @@ def _changed_after_editing(repo: Path, files, env) -> set[str]:
     try:
         for name, text in originals.items():
             (repo / name).write_text(text + "\n# an edit\n")
-        status = json.loads(_sh(repo, "dvc", "status", "--json", "dvc.yaml", env=env))
+        status = json.loads(run_ok(repo, "dvc", "status", "--json", "dvc.yaml", env=env))
     finally:
         for name, text in originals.items():
             (repo / name).write_text(text)
@@ -63,38 +52,19 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     # 1400 images: 140 test pairs, enough for pix2pix's FID (more than 128 features)
     repo = pipeline_copy(tmp_path, tiny_params, images_per_class=700)
 
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env.update(
-        GIT_AUTHOR_NAME="t",
-        GIT_AUTHOR_EMAIL="t@t",
-        GIT_COMMITTER_NAME="t",
-        GIT_COMMITTER_EMAIL="t@t",
-    )
-    _sh(repo, "git", "init", "-q", env=env)
-    _sh(repo, "dvc", "init", "-q", env=env)
-    _sh(repo, "git", "add", "-A", env=env)
-    _sh(repo, "git", "commit", "-qm", "init", env=env)
+    env = dvc_env()
+    init_git_dvc(repo, env)
 
-    log = _sh(repo, "dvc", "repro", env=env)
+    log = run_ok(repo, "dvc", "repro", env=env)
     assert "tune@" not in log  # tuning is not part of the default pipeline
     for output in ("pairs.npz", "preview.png", "stats.json"):
         assert (repo / "data" / "edges" / output).is_file(), f"edges/{output} missing"
     for model in MODELS:
-        for output in (
-            "generator.keras",
-            "discriminator.keras",
-            "samples.png",
-            "loss_curves.png",
-            "history.csv",
-            "fid.csv",
-            "train.json",
-            "metrics.json",
-        ):
+        for output in (*TRAIN_OUTPUTS, "metrics.json"):
             assert (repo / "models" / model / output).is_file(), f"{model}/{output} missing"
     for output in ("evaluator/model.keras", "evaluator/metrics.json", "reference/metrics.json"):
         assert (repo / "models" / output).is_file(), f"{output} missing"
-    status = _sh(repo, "git", "status", "--porcelain", env=env)
+    status = run_ok(repo, "git", "status", "--porcelain", env=env)
     assert "mlruns" not in status and "models/" not in status.replace("dvc.lock", "")
     runs = _newest_runs(repo)
     assert set(MODELS) <= set(runs)
@@ -111,13 +81,13 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     assert runs["dcgan"].data.tags["git_commit"]
     assert {"fid", "kid", "precision", "recall", "fid200"} <= set(runs["dcgan"].data.metrics)
     assert "accuracy" in runs["evaluator"].data.metrics
-    plots = json.loads(_sh(repo, "dvc", "plots", "show", "--json", env=env))
+    plots = json.loads(run_ok(repo, "dvc", "plots", "show", "--json", env=env))
     assert not plots.get("errors"), plots.get("errors")
     drawn = {"models/dcgan/history.csv", "models/dcgan/loss_curves.png", "models/dcgan/fid.csv"}
     assert drawn <= set(plots["data"])
 
     # The tune@ stage on its own: its upstream stages are done, so only it runs
-    log = _sh(repo, "dvc", "repro", "models/tune/dvc.yaml:tune@gan", env=env)
+    log = run_ok(repo, "dvc", "repro", "models/tune/dvc.yaml:tune@gan", env=env)
     ran = [line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")]
     assert ran == ["models/tune/dvc.yaml:tune@gan"], log
     best = yaml.safe_load((repo / "models/gan/best_params.yaml").read_text())
@@ -128,7 +98,7 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["edges"]["low_threshold"] = 30
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    log = _sh(repo, "dvc", "repro", env=env)
+    log = run_ok(repo, "dvc", "repro", env=env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
     assert ran == {"edges", "train@pix2pix", "evaluate@pix2pix"}, log
 
@@ -148,9 +118,9 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     for files, expected in edits.items():
         assert _changed_after_editing(repo, files, env) == expected, files
 
-    _sh(repo, "git", "add", "-A", env=env)
-    _sh(repo, "git", "commit", "-qm", "baseline", env=env)
-    _sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.0005", env=env)
+    run_ok(repo, "git", "add", "-A", env=env)
+    run_ok(repo, "git", "commit", "-qm", "baseline", env=env)
+    run_ok(repo, "dvc", "exp", "run", "-S", "train.lr=0.0005", env=env)
     runs = _newest_runs(repo)
     for model in MODELS:  # a model's own lr (progan's) wins over train.lr
         own = tiny_params["models"][model].get("lr")
@@ -161,5 +131,5 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     experiments = [e.experiment_id for e in client.search_experiments()]
     evaluator_runs = client.search_runs(experiments, "attributes.run_name = 'evaluator'")
     assert len(evaluator_runs) == 1  # a new learning rate does not retrain the evaluator
-    table = _sh(repo, "dvc", "exp", "show", "--json", env=env)
+    table = run_ok(repo, "dvc", "exp", "show", "--json", env=env)
     assert "0.0005" in table

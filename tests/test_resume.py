@@ -1,14 +1,18 @@
 """A run killed with SIGKILL resumes from its checkpoint and ends as if never stopped."""
 
+import os
+import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 WORKER = Path(__file__).with_name("train_worker.py")
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _run(*args, expect=0):
@@ -37,7 +41,11 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, model):
     # waiting in the logging window.
     _run(model, tmp_path / "killed", tmp_path / "never.npz", 5, expect=-signal.SIGKILL)
     assert not (tmp_path / "never.npz").exists()
-    assert [p.name for p in (tmp_path / "killed").iterdir()] == ["ckpt-000000005"]
+    # the newest two are kept: step 5's and the epoch end's before it
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == [
+        "ckpt-000000004",
+        "ckpt-000000005",
+    ]
 
     _run(model, tmp_path / "killed", tmp_path / "resumed.npz")
 
@@ -54,15 +62,18 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, model):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", [5, 12])
-def test_progan_killed_in_a_fade_in_resumes_to_the_same_weights(tmp_path, kill_at):
+@pytest.mark.parametrize("kill_at, before", [(5, 4), (12, 10)])
+def test_progan_killed_in_a_fade_in_resumes_to_the_same_weights(tmp_path, kill_at, before):
     """ProGAN's phases: 7px [0, 3), fade-14px [3, 7), 14px [7, 10), fade-28px [10, 14),
     28px [14, 17). Killed at step 5 or 12 (mid fade-in, alpha 0.5), it must rebuild the
     grown networks, their fade-in weights, fresh optimizers and averaged generator, and
-    end where a run never killed ends."""
+    end where a run never killed ends. The checkpoint `before` it is kept too."""
     _run("progan", tmp_path / "straight", tmp_path / "straight.npz")
     _run("progan", tmp_path / "killed", tmp_path / "never.npz", kill_at, expect=-signal.SIGKILL)
-    assert [p.name for p in (tmp_path / "killed").iterdir()] == [f"ckpt-{kill_at:09d}"]
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == [
+        f"ckpt-{before:09d}",
+        f"ckpt-{kill_at:09d}",
+    ]
     _run("progan", tmp_path / "killed", tmp_path / "resumed.npz")
 
     straight, resumed = np.load(tmp_path / "straight.npz"), np.load(tmp_path / "resumed.npz")
@@ -74,3 +85,116 @@ def test_progan_killed_in_a_fade_in_resumes_to_the_same_weights(tmp_path, kill_a
         _weights(tmp_path / "straight.npz"), _weights(tmp_path / "resumed.npz"), strict=True
     ):
         np.testing.assert_array_equal(a, b)
+
+
+REAL_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def _real_dcgan_repo(folder: Path, dataset: Path | None) -> Path:
+    """A working directory training the default dcgan (params.yaml's, batch 128) on
+    Fashion-MNIST for 30 steps, checkpointing every 10; `dataset` is copied in, else
+    fetched from the Debian package's files."""
+    import shutil
+
+    import yaml
+
+    from pipeline.config import load_params
+
+    params = load_params(REPO / "params.yaml")
+    params["data"]["cache_dir"] = str(folder / "cache")
+    params["train"].update(epochs=1, steps_per_epoch=30, checkpoint_every=10, log_every=5)
+    params["train"]["fid_every"] = 0  # no evaluator needed
+    params["models"]["dcgan"].pop("epochs", None)
+    folder.mkdir()
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    if dataset is None:
+        _cli(folder, "fetch")
+    else:
+        (folder / "data" / "raw").mkdir(parents=True)
+        shutil.copy(dataset, folder / "data" / "raw" / "dataset.npz")
+    return folder
+
+
+def _cli_command(*args) -> list[str]:
+    return [sys.executable, "-m", "pipeline", "--no-progress", *args]
+
+
+def _cli_env() -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("TF_NUM_INTEROP_THREADS", None)  # params.yaml's train.inter_op_threads decides
+    return env
+
+
+def _cli(folder: Path, *args) -> str:
+    done = subprocess.run(
+        _cli_command(*args), cwd=folder, env=_cli_env(), capture_output=True, text=True,
+        timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _saved_weights(folder: Path) -> list:
+    """Every weight of the run's saved generator and discriminator."""
+    import keras
+
+    return [
+        w
+        for name in ("generator.keras", "discriminator.keras")
+        for w in keras.saving.load_model(folder / "models" / "dcgan" / name).get_weights()
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not REAL_FASHION.is_dir(),
+    reason="needs the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist)",
+)
+def test_default_dcgan_killed_between_checkpoints_resumes_bit_for_bit(tmp_path):
+    """What the README promises, at the default settings: the default dcgan (batch 128, the
+    default train.inter_op_threads) on real Fashion-MNIST, killed with SIGKILL from outside
+    at a random moment between its checkpoints at steps 10 and 20, restarts from step 10
+    and ends with exactly the weights, loss history and samples of a run in another
+    process that was never stopped."""
+    straight = _real_dcgan_repo(tmp_path / "straight", None)
+    dataset = straight / "data" / "raw" / "dataset.npz"
+    killed = _real_dcgan_repo(tmp_path / "killed", dataset)
+    _cli(straight, "train", "--model", "dcgan")
+
+    first = killed / "models" / "dcgan" / "checkpoints" / f"ckpt-{10:09d}"
+    process = subprocess.Popen(
+        _cli_command("train", "--model", "dcgan"),
+        cwd=killed,
+        env=_cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not (first / "meta.json").is_file():
+            assert process.poll() is None, "the run ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint at step 10 in 10 minutes"
+            time.sleep(0.05)
+        delay = random.Random(os.getpid()).uniform(0.2, 1.5)  # a step takes ~0.3-1.5 s
+        time.sleep(delay)
+        process.kill()
+    finally:
+        process.kill()
+        process.wait()
+    checkpoints = sorted(p.name for p in first.parent.iterdir() if p.name.startswith("ckpt-"))
+    assert checkpoints == [first.name], f"killed {delay:.2f} s after step 10: {checkpoints}"
+    assert not (killed / "models" / "dcgan" / "generator.keras").exists()
+
+    assert "resuming from step 10" in _cli(killed, "train", "--model", "dcgan")
+
+    one, two = _saved_weights(straight), _saved_weights(killed)
+    assert len(one) == len(two)
+    different = [
+        i for i, (a, b) in enumerate(zip(one, two, strict=True)) if not np.array_equal(a, b)
+    ]
+    assert not different, f"{len(different)} of {len(one)} weight arrays differ"
+    for name in ("history.csv", "samples.png"):
+        assert (straight / "models" / "dcgan" / name).read_bytes() == (
+            killed / "models" / "dcgan" / name
+        ).read_bytes(), name

@@ -45,7 +45,7 @@ def test_reference_round_trip_and_clear_errors(tmp_path, embedder):
     with pytest.raises(DataError, match="dvc repro reference"):
         Reference.load(tmp_path / "missing.npz")
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match="dvc repro -f reference"):
+    with pytest.raises(DataError, match=r"delete it and re-run .*dvc repro reference"):
         Reference.load(tmp_path / "bad.npz")
 
 

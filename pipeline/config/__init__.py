@@ -27,6 +27,9 @@ from pipeline.config.validate import (
     UNIT_INTERVAL_OPEN,
     build_dataclass,
     check,
+    check_keys,
+    check_mapping,
+    did_you_mean,
 )
 from pipeline.errors import ConfigError
 
@@ -81,6 +84,12 @@ class TrainConfig:
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
     precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
     jit_compile: bool = False
+    # Ops TensorFlow runs at once (TF_NUM_INTEROP_THREADS, set by the CLI before TensorFlow
+    # starts, for every command). 1: a step's independent ops (the real and the fake
+    # discriminator passes) do not share the cores' pool at once, which is what made the
+    # convolutional GANs differ between two processes on the CPU; with 1 a run repeats bit
+    # for bit (README, Determinism). null: TensorFlow's default (one per core).
+    inter_op_threads: int | None = field(default=1, metadata=AT_LEAST_ONE)
     lr: float = field(default=2e-4, metadata=POSITIVE)
     beta1: float = field(default=0.5, metadata=UNIT_INTERVAL_OPEN)
     k_steps: int = field(default=1, metadata=AT_LEAST_ONE)
@@ -239,6 +248,7 @@ class RunConfig:
         for volatile in (
             *ignore,
             "train.models",
+            "train.inter_op_threads",  # same numbers up to rounding: a checkpoint carries over
             "train.log_every",
             "train.checkpoint_every",
             "train.fid_every",
@@ -249,18 +259,80 @@ class RunConfig:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# The top-level sections of params.yaml, each read by its parse_* function below.
+SECTIONS = ("data", "edges", "train", "evaluator", "evaluate", "tune", "models")
+
+
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    """Read params.yaml; a missing or malformed file is a ConfigError."""
+    """Read params.yaml; a missing or malformed file is a ConfigError (a syntax error says
+    where: `params.yaml:12:5: ...`, line and column counted from 1 as editors do)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path} not found; run from the repository root or pass --params")
     try:
         params = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}".splitlines()[0]) from None
+        raise ConfigError(_yaml_error(path, error)) from None
+    except UnicodeDecodeError as error:
+        reason = f"{error.reason} at byte {error.start}"
+        raise ConfigError(f"{path} is not UTF-8 text ({reason})") from None
     if not isinstance(params, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections (data, train, models, ...)")
+        raise ConfigError(f"{path} must hold a mapping of sections ({', '.join(SECTIONS)})")
     return params
+
+
+def _yaml_error(path: Path, error: yaml.YAMLError) -> str:
+    """One line: file:line:column, what PyYAML found, and what it was parsing."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and start is not None and (mark is None or start.line != mark.line):
+        context += f" that starts at {start.line + 1}:{start.column + 1}"
+    detail = f"{problem} ({context})" if context else problem
+    return f"{where}: not valid YAML: {detail}"
+
+
+def runtime_environment(params: Mapping[str, Any]) -> dict[str, str]:
+    """The environment variables TensorFlow reads when it starts, from train.*: what the
+    CLI sets (unless already set) before any stage imports TensorFlow."""
+    threads = parse_train(params).inter_op_threads
+    return {"TF_NUM_INTEROP_THREADS": str(threads)} if threads is not None else {}
+
+
+def check_params(params: Mapping[str, Any], families: Mapping[str, frozenset[str]]) -> None:
+    """Every key of params.yaml at every level checked against what is known, without
+    importing TensorFlow (the CLI runs this first): the sections, every section's keys and
+    values, the model names under `models` and `train.models`, and each model's keys,
+    which are its family's own (`families`: model name -> its param names) or train.*
+    overrides. A family's own values are typed when its run resolves (resolve_run)."""
+    unknown = sorted(str(k) for k in set(params) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"params: unknown section `{unknown[0]}`{did_you_mean(unknown[0], SECTIONS)}; "
+            f"sections: {', '.join(SECTIONS)}"
+        )
+    parse_data(params)
+    parse_edges(params)
+    parse_train(params)
+    parse_evaluator(params)
+    parse_evaluate(params)
+    parse_tune(params)
+    for name in (params.get("train") or {}).get("models") or {}:
+        _check_model_name("train.models", str(name), families)
+    models = check_mapping("models", params.get("models"))
+    for name, values in models.items():
+        _check_model_name("models", str(name), families)
+        overrides, _ = split_model_params(str(name), values, families[str(name)])
+        train_with(params, str(name), overrides)
+
+
+def _check_model_name(where: str, name: str, families: Mapping[str, frozenset[str]]) -> None:
+    if name not in families:
+        raise ConfigError(
+            f"{where}.{name} is not a model{did_you_mean(name, families)}; "
+            f"models: {', '.join(sorted(families))}"
+        )
 
 
 def parse_data(params: Mapping[str, Any]) -> DataConfig:
@@ -310,9 +382,10 @@ def _model_names(train: Mapping[str, Any]) -> dict[str, Any]:
     """train.* with `models` (name -> data file) reduced to the names. Which names are
     GANs and which file each reads is the families' to check
     (pipeline.gans.families.check_train_models): this layer knows no family."""
+    train = check_mapping("train", train)
     models = train.get("models")
     if models is None:
-        return dict(train)
+        return train
     if not isinstance(models, Mapping):
         raise ConfigError(
             "train.models must map each model to the data file it trains on, e.g. "
@@ -322,7 +395,7 @@ def _model_names(train: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_train(params: Mapping[str, Any]) -> TrainConfig:
-    values = _model_names(params.get("train") or {})
+    values = _model_names(params.get("train"))
     return build_dataclass(TrainConfig, values, "train")
 
 
@@ -332,21 +405,11 @@ def resolve_run(params: Mapping[str, Any], model: str, family_params: type) -> R
 
     Call pipeline.gans.families.resolve_run, which knows the family."""
     data = parse_data(params)
-    train = parse_train(params)
-    model_params = dict((params.get("models") or {}).get(model) or {})
-    prefix = f"models.{model}"
-    # A family param of the same name as a train.* one is the family's own (pix2pix's
-    # `loss: l1 | cgan | l1+cgan` is not train.loss), so it is not an override.
-    own = {f.name for f in dataclasses.fields(family_params)}
-    overridable = set(OVERRIDABLE) - own
-    overrides = {k: model_params.pop(k) for k in list(model_params) if k in overridable}
-    if overrides:
-        merged = {**_model_names(params.get("train") or {}), **overrides}
-        try:
-            train = build_dataclass(TrainConfig, merged, "train")
-        except ConfigError as error:
-            raise ConfigError(str(error).replace("train.", f"{prefix}.", 1)) from None
-    family_config = build_dataclass(family_params, model_params, prefix)
+    models = check_mapping("models", params.get("models"))
+    own = frozenset(f.name for f in dataclasses.fields(family_params))
+    overrides, model_params = split_model_params(model, models.get(model), own)
+    train = train_with(params, model, overrides)
+    family_config = build_dataclass(family_params, model_params, f"models.{model}")
     return RunConfig(
         model=model,
         data=data,
@@ -354,6 +417,37 @@ def resolve_run(params: Mapping[str, Any], model: str, family_params: type) -> R
         family=family_config,
         overrides=tuple(sorted(overrides)),
     )
+
+
+def split_model_params(
+    model: str, values: Any, own: frozenset[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """models.<model>.* as (its train.* overrides, its family's own params); a key that is
+    neither is a ConfigError listing both kinds. A family param of the same name as a
+    train.* one is the family's own (pix2pix's `loss: l1 | cgan | l1+cgan` is not
+    train.loss), so it is not an override."""
+    prefix = f"models.{model}"
+    values = check_mapping(prefix, values)
+    overridable = [name for name in OVERRIDABLE if name not in own]
+    what = (
+        f"{model}'s own {', '.join(sorted(own)) or '(none)'}; "
+        f"the train.* overrides {', '.join(overridable)}"
+    )
+    check_keys(prefix, values, own | set(overridable), what)
+    overrides = {k: v for k, v in values.items() if k in overridable}
+    return overrides, {k: v for k, v in values.items() if k not in overrides}
+
+
+def train_with(params: Mapping[str, Any], model: str, overrides: Mapping[str, Any]) -> TrainConfig:
+    """train.* with a model's overrides applied; a bad override names its own key."""
+    train = parse_train(params)  # train.*'s own errors first, under their own keys
+    if not overrides:
+        return train
+    merged = {**_model_names(params.get("train")), **overrides}
+    try:
+        return build_dataclass(TrainConfig, merged, "train")
+    except ConfigError as error:
+        raise ConfigError(str(error).replace("train.", f"models.{model}.", 1)) from None
 
 
 def check_labelled_slots(model: str, per_batch: int, batch_size: int) -> None:

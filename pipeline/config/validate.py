@@ -4,6 +4,7 @@ metadata (`check(rule, text)`) the range; a wrong value is a ConfigError naming 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -72,18 +73,40 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     raise TypeError(f"unsupported config type {tp!r} for {key}")
 
 
+def did_you_mean(name: str, known) -> str:
+    """' (did you mean `close`?)' for the known name closest to a typo, or ''."""
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def check_keys(prefix: str, values: Mapping[str, Any], known, what: str = "") -> None:
+    """Every key of `values` is one of `known`, else a ConfigError naming the first
+    unknown one, the closest known one and all of them (`what` describes them when the
+    plain sorted list would not say enough)."""
+    unknown = sorted(str(k) for k in set(values) - set(known))
+    if unknown:
+        listed = what or ", ".join(sorted(known))
+        raise ConfigError(
+            f"{prefix}.{unknown[0]} is not a known param{did_you_mean(unknown[0], known)}; "
+            f"valid keys: {listed}"
+        )
+
+
+def check_mapping(prefix: str, values: Any) -> dict:
+    """`values` (a params section: None for an empty one) as a dict, or a ConfigError."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{prefix} must be a mapping of keys to values, got {values!r}")
+    return dict(values)
+
+
 def build_dataclass(cls: type, values: Mapping[str, Any] | None, prefix: str) -> Any:
     """Instantiate dataclass `cls` from a params mapping, validating every field."""
-    values = dict(values or {})
-    if not isinstance(values, dict):
-        raise ConfigError(f"{prefix} must be a mapping, got {values!r}")
+    values = check_mapping(prefix, values)
     hints = typing.get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"{prefix}.{unknown[0]} is not a known param; valid keys: {', '.join(sorted(known))}"
-        )
+    check_keys(prefix, values, known)
     kwargs = {}
     for name, spec in known.items():
         if name not in values:

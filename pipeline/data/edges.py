@@ -14,8 +14,6 @@ the settings the pairs were made with (`Pairs.edges`).
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,16 +23,15 @@ import numpy as np
 from pipeline.config import EdgesConfig
 from pipeline.data.files import write_npz
 from pipeline.data.store import Dataset
-from pipeline.errors import ConfigError, DataError
+from pipeline.errors import ConfigError
 from pipeline.images import grid
+from pipeline.saved import EDGES, read_npz
 
 FORMAT_VERSION = 1
 PAIRS_FILE = Path("data/edges/pairs.npz")
 PREVIEW_FILE = Path("data/edges/preview.png")
 STATS_FILE = Path("data/edges/stats.json")
-REMAKE = "run `dvc repro -f edges` (or `python -m pipeline edges`)"
 MIN_SIDE = 16
-
 
 
 # --- edge maps -------------------------------------------------------------------------
@@ -221,14 +218,6 @@ def save_pairs(pairs: Pairs, path: Path = PAIRS_FILE) -> Path:
     return Path(path)
 
 
-_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error)
-
-
-def _unreadable(path: Path, error: BaseException) -> DataError:
-    reason = (str(error).splitlines() or [type(error).__name__])[0]
-    return DataError(f"{path} is corrupt or unreadable ({reason}); {REMAKE}")
-
-
 @dataclass(frozen=True)
 class PairsMeta:
     """What a pairs file says about itself: enough to prepare a drawing like its pairs."""
@@ -257,13 +246,8 @@ def _read_meta(npz) -> PairsMeta:
 
 def load_pairs_meta(path: Path = PAIRS_FILE) -> PairsMeta:
     """Only the meta of a pairs file (cheap: np.load reads arrays lazily)."""
-    path = Path(path)
-    _require(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return _read_meta(npz)
-    except _READ_ERRORS as error:
-        raise _unreadable(path, error) from None
+    with read_npz(path, EDGES) as npz:
+        return _read_meta(npz)
 
 
 def load_pairs(path: Path = PAIRS_FILE, *, train: bool = True) -> Pairs:
@@ -271,28 +255,20 @@ def load_pairs(path: Path = PAIRS_FILE, *, train: bool = True) -> Pairs:
 
     `train=False` skips decompressing the training split (123 MB for Fashion-MNIST) for
     commands that only translate test pairs; `Pairs.train` is then empty [0, S, S, 1 + C].
+    Such a command does not check the training split's CRC-32 either (it never reads it, so
+    a flip there cannot change its output); `train` reads it and does.
     """
-    path = Path(path)
-    _require(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = _read_meta(npz)
-            test = npz["test"]
-            train_pairs = npz["train"] if train else test[:0]
-            pairs = Pairs(train_pairs, test, meta.pad, meta.dataset, meta.edges)
-    except _READ_ERRORS as error:
-        raise _unreadable(path, error) from None
+    with read_npz(path, EDGES) as npz:
+        meta = _read_meta(npz)
+        test = npz["test"]
+        train_pairs = npz["train"] if train else test[:0]
+        pairs = Pairs(train_pairs, test, meta.pad, meta.dataset, meta.edges)
     problem = _problem(pairs)
     if problem is None and pairs.side != meta.side:
         problem = f"side {pairs.side} but meta says {meta.side}"
     if problem is not None:
-        raise DataError(f"{path} is corrupt ({problem}); {REMAKE}")
+        raise EDGES.corrupt(Path(path), problem)
     return pairs
-
-
-def _require(path: Path) -> None:
-    if not path.is_file():
-        raise DataError(f"{path} not found; run `python -m pipeline edges` (or `dvc repro edges`)")
 
 
 # --- what the stage shows --------------------------------------------------------------

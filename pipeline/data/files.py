@@ -2,8 +2,9 @@
 
 A file that appears under its final name is always complete: it is written to a temporary
 name in the same folder, flushed to disk, then renamed (a rename within one file system is
-atomic). An interrupted run leaves at most a hidden `.<name>.*.part` file, which no lookup
-ever mistakes for data.
+atomic; pipeline.saved.atomic_file, which every output of the pipeline goes through). An
+interrupted run leaves at most a hidden `.<name>.*.part` file, which no lookup ever
+mistakes for data.
 """
 
 from __future__ import annotations
@@ -13,44 +14,23 @@ import gzip
 import hashlib
 import os
 import shutil
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from pipeline.saved import atomic_file, fsync_folder
+
 CHUNK = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename durable; not every platform or file system allows it, so best effort."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_writer(dest: Path) -> Iterator[BinaryIO]:
     """Yield a binary file that becomes `dest` only if the block finishes without error."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)  # mkstemp makes 0600; data files are meant to be shared
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_folder(dest.parent)
+    with atomic_file(dest) as tmp, tmp.open("wb") as handle:
+        yield handle
 
 
 def install(src: Path, dest: Path, *, move: bool) -> None:
@@ -58,7 +38,7 @@ def install(src: Path, dest: Path, *, move: bool) -> None:
     if move:
         with contextlib.suppress(OSError):  # e.g. across file systems: fall back to a copy
             os.replace(src, dest)
-            _fsync_folder(dest.parent)
+            fsync_folder(dest.parent)
             return
     with src.open("rb") as source, atomic_writer(dest) as target:
         shutil.copyfileobj(source, target, CHUNK)
@@ -109,20 +89,23 @@ def read_content(path: Path) -> bytes:
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip time: keeps the file bytes reproducible
 
 
-def write_npz(path: Path, arrays: dict) -> None:
+def write_npz(path: Path, arrays: dict, *, compress: bool = True) -> None:
     """An .npz of `arrays` written atomically, whose bytes depend only on the arrays.
 
     `np.savez` stamps the current time into the zip; fixed times make the same data give
     the same file, so DVC sees an unchanged output and does not rerun what follows.
+    `compress=False` stores the arrays as they are (float features barely compress).
+    Every member carries a CRC-32, which pipeline.saved.read_npz checks as it reads.
     """
     import numpy as np
 
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     with (
         atomic_writer(path) as handle,
-        zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive,
+        zipfile.ZipFile(handle, "w", method, compresslevel=6 if compress else None) as archive,
     ):
         for key, array in arrays.items():
             info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = method
             with archive.open(info, "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, array, allow_pickle=False)

@@ -11,8 +11,6 @@ DVC hash and does not re-run the stages downstream of `fetch`.
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 from pipeline.config import DataConfig
 from pipeline.data.files import write_npz
 from pipeline.errors import DataError
+from pipeline.saved import FETCH, read_npz
 
 FORMAT_VERSION = 1
 FILE_NAME = "dataset.npz"
@@ -98,27 +97,24 @@ def save_dataset(dataset: Dataset, path: Path, meta: dict[str, Any]) -> None:
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The meta and arrays of a dataset file; anything unreadable is a DataError."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [key for key in (*_ARRAYS, "meta") if key not in npz.files]
-            if missing:
-                raise ValueError(f"no {missing[0]} array")
-            arrays = {key: npz[key] for key in _ARRAYS}
-            meta = json.loads(str(npz["meta"].item()))
+    """The meta and arrays of a dataset file; missing or damaged, a one-line DataError.
+
+    Every array is read to its end, so each member's CRC-32 is checked: a flipped bit
+    anywhere in the data is an error, not a silently different dataset."""
+    with read_npz(path, FETCH) as npz:
+        missing = [key for key in (*_ARRAYS, "meta") if key not in npz.files]
+        if missing:
+            raise ValueError(f"no {missing[0]} array")
+        arrays = {key: npz[key] for key in _ARRAYS}
+        meta = json.loads(str(npz["meta"].item()))
         if not isinstance(meta, dict) or "dataset" not in meta or "image_size" not in meta:
             raise ValueError("meta lacks dataset/image_size")
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise DataError(f"{path} is corrupt or unreadable ({reason}); {REFETCH}") from None
     return meta, arrays
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:
     """Read the dataset `fetch` wrote, checking it is the one `cfg` asks for."""
     path = dataset_path(cfg)
-    if not path.is_file():
-        raise DataError(f"{path} not found; run `python -m pipeline fetch` (or `dvc repro fetch`)")
     meta, arrays = _read(path)
     if meta.get("format") != FORMAT_VERSION:
         raise DataError(
@@ -138,5 +134,5 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     )
     problem = shape_problem(dataset)
     if problem is not None:
-        raise DataError(f"{path} is corrupt ({problem}); {REFETCH}")
+        raise FETCH.corrupt(path, problem)
     return dataset

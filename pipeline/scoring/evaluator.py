@@ -165,6 +165,6 @@ class Embedder:
 
 def load_embedder(batch_size: int = 500):
     """The trained evaluator as an Embedder (features and class probabilities)."""
-    from pipeline.saved import EVALUATOR_DIR, load_keras
+    from pipeline.saved import EVALUATOR, EVALUATOR_DIR, load_keras
 
-    return Embedder(load_keras(EVALUATOR_DIR / "model.keras", stage="evaluator"), batch_size)
+    return Embedder(load_keras(EVALUATOR_DIR / "model.keras", EVALUATOR), batch_size)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.errors import DataError
+from pipeline.saved import REFERENCE, read_npz
 from pipeline.scoring.metrics.fid import feature_statistics
 
 if TYPE_CHECKING:
@@ -42,28 +42,17 @@ class Reference:
         return cls(embedding.features, embedding.probabilities, mu, sigma, *inception)
 
     def save(self, path: Path) -> None:
-        from pipeline.images import atomic_path
+        """Atomically, and with bytes that depend only on the numbers (fixed zip times):
+        an unchanged reference keeps its DVC hash, so no `evaluate@` re-runs for nothing."""
+        from pipeline.data.files import write_npz
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp, commit = atomic_path(path)
-        try:
-            arrays = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
-            commit()
-        finally:
-            tmp.unlink(missing_ok=True)
+        arrays = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        write_npz(path, arrays, compress=False)  # float features barely compress
 
     @classmethod
     def load(cls, path: Path = REFERENCE_FILE) -> Reference:
-        if not path.is_file():
-            raise DataError(f"{path} not found; compute it first: `dvc repro reference`")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                names = [f.name for f in dataclasses.fields(cls)]
-                return cls(**{k: data[k] for k in names if k in data.files})
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise DataError(
-                f"{path} is unreadable ({type(error).__name__}); recompute it: "
-                "`dvc repro -f reference`"
-            ) from None
+        """What `save` wrote; missing or damaged (every array is read through its CRC-32),
+        a one-line DataError naming the `reference` stage."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        with read_npz(path, REFERENCE) as data:
+            return cls(**{k: data[k] for k in names if k in data.files})

@@ -5,12 +5,11 @@ effect, not a declared output: the registry's code is not a dependency of this s
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from pipeline.config import load_params, parse_data
 from pipeline.gans.families import resolve_run
-from pipeline.saved import EVALUATOR_DIR, load_generator, model_dir, write_json
+from pipeline.saved import EVALUATOR_DIR, load_generator, model_dir, read_json, trained, write_json
 from pipeline.tracking.runs import experiment_name
 
 
@@ -29,11 +28,10 @@ def evaluate_command(params_path: Path, model: str) -> dict:
     task = task_for(run, with_training_data=False)
     reference = Reference.load()
     generator = load_generator(model)
+    run_id = _training_run_id(model)  # before scoring: a damaged run.json fails fast
     scores = score_generator(generator, task, reference, cfg, names, model_dir(model))[2]
     write_json(scores, model_dir(model) / "metrics.json")
 
-    run_file = model_dir(model) / "run.json"
-    run_id = json.loads(run_file.read_text()).get("mlflow_run_id") if run_file.is_file() else None
     tracker = MlflowTracker(
         experiment=experiment_name(parse_data(params).dataset),
         run_name=model,
@@ -59,3 +57,11 @@ def evaluate_command(params_path: Path, model: str) -> dict:
         if version is not None:
             print(f"evaluate@{model}: registered as {version.name} v{version.version}")
     return scores
+
+
+def _training_run_id(model: str) -> str | None:
+    """The MLflow run that trained `model` (models/MODEL/run.json), if there is one."""
+    run_file = model_dir(model) / "run.json"
+    if not run_file.is_file():
+        return None
+    return read_json(run_file, trained(model)).get("mlflow_run_id")

@@ -5,10 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.config import load_params
-from pipeline.errors import PipelineError
+from pipeline.errors import ConfigError
 from pipeline.gans.families import resolve_run
 from pipeline.images import display_scale, save_png
-from pipeline.saved import load_generator
+from pipeline.saved import check_output_file, load_generator
+
+
+def check_sample_options(
+    count: int, seed: int, columns: int | None, out: Path, model: str | None
+) -> Path:
+    """The command line's numbers and output file, checked before anything is loaded.
+
+    `--out` must name a file: an existing folder is an error that suggests
+    FOLDER/MODEL.png (a folder never gets a name chosen for it), and a missing parent
+    folder is created, as `translate --out` does."""
+    if count < 1:
+        raise ConfigError(f"-n must be >= 1, got {count}")
+    if columns is not None and columns < 1:
+        raise ConfigError(f"--columns must be >= 1, got {columns} (leave it out for a square grid)")
+    if seed < 0:  # numpy's generators take no negative seed
+        raise ConfigError(f"--seed must be >= 0, got {seed}")
+    return check_output_file(out, "--out", f"{model or 'samples'}.png")
 
 
 def sample_command(
@@ -29,8 +46,7 @@ def sample_command(
     from pipeline.data.labels import class_index
     from pipeline.gans.inputs import ConditionalTask, task_for
 
-    if count < 1:
-        raise PipelineError("-n must be >= 1")
+    out = check_sample_options(count, seed, columns, out, model)
     params = load_params(params_path)
     if model_uri is None:
         run, generator = resolve_run(params, model), None  # loaded once the options check
@@ -42,7 +58,7 @@ def sample_command(
     options = {}
     if label is not None:
         if not isinstance(task, ConditionalTask):
-            raise PipelineError(
+            raise ConfigError(
                 f"--label needs a conditional model (cgan); {run.model}'s generator takes no label"
             )
         options["label"] = class_index(label, task.class_names)

@@ -10,7 +10,8 @@ Outputs (dvc.yaml declares them):
     models/NAME/fid.csv           the in-training FID per epoch (train.fid_every)
     models/NAME/run.json          the MLflow run id, which `evaluate` logs its scores to
 Checkpoints live in models/NAME/checkpoints/ while a run is in flight and are removed when
-it finishes.
+it finishes (corrupt ones set aside in checkpoints/corrupt/ stay, for a look; see
+pipeline.training.checkpoints). A resumed run's MLflow run has the tag `resumed_from`.
 """
 
 from __future__ import annotations
@@ -20,19 +21,20 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import RunConfig, load_params
+from pipeline.errors import StorageError
 from pipeline.gans.blocks.equalized import to_builtin
 from pipeline.gans.families import get_family, resolve_run
 from pipeline.images import display_scale, save_loss_curves, save_png
 from pipeline.saved import model_dir, save_keras, write_csv, write_json
 from pipeline.tracking.runs import experiment_name, tracking_uri
 from pipeline.training.build import objective_name
+from pipeline.training.checkpoints import Checkpoint, CheckpointStore
 
 
 def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     from pipeline.gans.inputs import task_for
     from pipeline.scoring.probe import make_fid_probe
-    from pipeline.tracking.runs import MlflowTracker, run_tags
-    from pipeline.training.checkpoints import CheckpointStore
+    from pipeline.tracking.runs import MlflowTracker, logging_after_training, run_tags
     from pipeline.training.distribute import is_chief
     from pipeline.training.tracker import NullTracker
 
@@ -41,14 +43,9 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     images = task.train_images
     out = model_dir(model)
     checkpoint_dir = out / "checkpoints"
-    store = CheckpointStore(checkpoint_dir, run.fingerprint())
     chief = is_chief()  # only the chief of a multi-worker cluster writes or deletes files
-    if chief and store.stale():
-        print(f"train@{model}: params changed since the last checkpoint; starting afresh")
-        store.clear()
-    previous = store.latest()
-    if previous is not None:
-        print(f"train@{model}: resuming from step {previous.step} ({previous.path})")
+    store = CheckpointStore(checkpoint_dir, run.fingerprint(), writable=chief)
+    previous = _resume_point(store, model) if chief else None
 
     probe = make_fid_probe(run, chief, task)  # before the MLflow run: no evaluator, no run
     tracker = NullTracker()
@@ -60,6 +57,8 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             run_id=previous.extra.get("mlflow_run_id") if previous else None,
         )
     try:
+        if previous is not None:  # a tag, not a param: a run resumed twice updates it
+            tracker.set_tags({"resumed_from": str(previous.step)})
         tracker.log_params(
             {
                 **run.flat_params(),
@@ -85,24 +84,43 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             preview=task.preview,
             labels=task.train_labels,
         )
+        if chief and result.resumed_from != (previous.step if previous else 0):
+            # the loop fell back further: a checkpoint that passed the checks did not load
+            tracker.set_tags({"resumed_from": str(result.resumed_from)})
         extra = _baseline_scores(run, task, progress) if chief else {}
         summary = write_outputs(run, result, out, tracker.run_id, task, extra) if chief else {}
         # The losses and FIDs are in MLflow already, point by point; only the throughput and
         # the baseline are new (logging the summary's epoch means again would add a second
         # point at the last step).
         new = {k: v for k, v in summary.items() if k == "images_per_sec" or k in extra}
-        if new:
-            tracker.log_metrics(new, result.steps)
-        for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
-            tracker.log_artifact(out / name)
-        tracker.log_generator(to_builtin(result.generator))
+        # The outputs are written: a store failing now says so, and how to log them later.
+        with logging_after_training(model, out):
+            if new:
+                tracker.log_metrics(new, result.steps)
+            for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
+                tracker.log_artifact(out / name)
+            tracker.log_generator(to_builtin(result.generator))
+            tracker.finish("FINISHED")
     except BaseException:
-        tracker.finish("FAILED")
+        tracker.finish("FAILED")  # nothing to do when it was the store that failed
         raise
-    tracker.finish("FINISHED")
     if chief:
         store.clear()
     return summary
+
+
+def _resume_point(store: CheckpointStore, model: str) -> Checkpoint | None:
+    """The checkpoint this run resumes from, said in one line. Corrupt ones met on the
+    way were set aside (one stderr line each); ones written with other params are removed."""
+    previous = store.latest()
+    if previous is not None:
+        print(f"train@{model}: resuming from step {previous.step} ({previous.path})")
+    elif store.stale():
+        print(f"train@{model}: params changed since the last checkpoint; starting afresh")
+        store.clear()
+    elif store.set_aside_count:
+        print(f"train@{model}: no usable checkpoint left; starting afresh")
+    return previous
 
 
 def _label_params(labels) -> dict:
@@ -142,11 +160,26 @@ def _baseline_scores(run: RunConfig, task, progress: bool) -> dict:
 def write_outputs(
     run: RunConfig, result, out: Path, run_id: str | None, task, extra: dict | None = None
 ) -> dict:
-    """Write the declared outputs of a finished run, each atomically; returns train.json,
-    which gets the `extra` values too (the SGAN baseline's accuracy).
+    """Write the declared outputs of a finished run, each atomically (a temp file beside
+    it, then a rename: pipeline.saved, pipeline.images); returns train.json, which gets the
+    `extra` values too (the SGAN baseline's accuracy).
 
     `task` (pipeline.gans.inputs) draws samples.png: a latent grid, a row per class, or
-    translation triptychs."""
+    translation triptychs. A write that fails (disk full) is a StorageError; the
+    checkpoints are still there, so running again only writes the outputs."""
+    try:
+        return _write_outputs(run, result, out, run_id, task, extra)
+    except OSError as error:  # each file is whole or absent; the checkpoints are kept
+        raise StorageError(
+            f"cannot write the outputs in {out} ({error.strerror or error}); free space there "
+            "(or make it writable) and run the same command again: it resumes from the last "
+            "checkpoint"
+        ) from error
+
+
+def _write_outputs(
+    run: RunConfig, result, out: Path, run_id: str | None, task, extra: dict | None
+) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     # built-in layers only (equalized layers folded), so it loads without this package
     save_keras(to_builtin(result.generator), out / "generator.keras")

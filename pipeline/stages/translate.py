@@ -14,7 +14,9 @@ def translate_command(model: str, source: Path, out: Path, kind: str = "auto") -
     """Translate the picture at `source` with `model`'s generator; `out` has its size.
 
     The edge settings and padding come from the pairs file the model was trained on, not
-    from params.yaml, so a drawing is prepared exactly as the training inputs were."""
+    from params.yaml, so a drawing is prepared exactly as the training inputs were. `out`
+    must name a file (an existing folder is an error suggesting FOLDER/SOURCE.png); a
+    missing parent folder is created, as `sample --out` does."""
     from PIL import Image
 
     from pipeline.data.drawing import content_box, drawing_to_edges, read_picture
@@ -23,8 +25,9 @@ def translate_command(model: str, source: Path, out: Path, kind: str = "auto") -
     from pipeline.gans.families import get_family
     from pipeline.gans.inputs import EDGE_PAIRS, sample_images
     from pipeline.images import save_png, to_uint8
-    from pipeline.saved import load_generator
+    from pipeline.saved import check_output_file, load_generator
 
+    out = check_output_file(out, "--out", f"{Path(source).stem}.png")
     if get_family(model).inputs is not EDGE_PAIRS:
         raise ConfigError(
             f"{model} draws from noise, it does not translate; use `python -m pipeline sample "

@@ -32,6 +32,7 @@ from pipeline.config import RunConfig
 from pipeline.errors import PipelineError
 from pipeline.gans.families import resolve_run
 from pipeline.tracking.runs import experiment_name, tracking_uri
+from pipeline.tracking.store import call_store, open_client, tracking_timeout
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -48,14 +49,15 @@ def registered_name(dataset: str, model: str) -> str:
 
 
 def registry_client(uri: str | None = None) -> MlflowClient:
-    """A client on the pipeline's store. It also sets the global tracking URI: MLflow's
-    SQLite registry resolves a `models:/<model_id>` source through the global client."""
+    """A client on the pipeline's store (created once, waited for: store.open_client). It
+    also sets the global tracking URI: MLflow's SQLite registry resolves a
+    `models:/<model_id>` source through the global client."""
     import mlflow
-    from mlflow import MlflowClient
 
     uri = uri or tracking_uri()
+    client = call_store(lambda: open_client(uri), uri, tracking_timeout())
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(uri)
+    return client
 
 
 def file_digest(path: Path) -> str:
@@ -81,7 +83,24 @@ def register_scored_run(
     scores have no FID (nothing to judge it by).
 
     Idempotent: a run that has a version keeps it (evaluating it again refreshes the score
-    tags instead of adding a second version)."""
+    tags instead of adding a second version), so a locked store is simply tried again
+    (store.call_store)."""
+    return call_store(
+        lambda: _register(client, dataset, model, run_id, scores, fid_samples, evaluator),
+        client.tracking_uri,
+        tracking_timeout(),
+    )
+
+
+def _register(
+    client: MlflowClient,
+    dataset: str,
+    model: str,
+    run_id: str,
+    scores: Mapping[str, float],
+    fid_samples: int,
+    evaluator: str,
+) -> ModelVersion | None:
     fid = scores.get("fid")
     if fid is None or not math.isfinite(fid):
         return None
@@ -140,7 +159,9 @@ def _ensure_registered_model(client: MlflowClient, name: str, model: str, datase
 
 
 def _logged_generator(client: MlflowClient, run_id: str, model: str):
-    """The LoggedModel `generator` of the run (the newest, should a resumed run have two)."""
+    """The LoggedModel `generator` of the run: the newest READY one (a resumed run may have
+    logged two, and an upload killed midway leaves one PENDING)."""
+    from mlflow.entities import LoggedModelStatus
     from mlflow.exceptions import MlflowException
 
     try:
@@ -155,6 +176,8 @@ def _logged_generator(client: MlflowClient, run_id: str, model: str):
         filter_string=f"source_run_id = '{run_id}' AND name = '{GENERATOR_NAME}'",
         order_by=[{"field_name": "creation_timestamp", "ascending": False}],
     )
+    # by status here: the SQL store never matches a filter `status = 'READY'` (it stores ints)
+    found = [logged for logged in found if logged.status == LoggedModelStatus.READY]
     if not found:
         raise PipelineError(
             f"MLflow run {run_id} has no logged generator to register; train it again: "

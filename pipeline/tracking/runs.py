@@ -7,6 +7,9 @@ in one store. One experiment per dataset; one run per trained GAN, named after t
 
 The training loop talks to a tracker (pipeline.training.tracker); `MlflowTracker` is
 the one that records.
+
+Opening the store, its bounded waits and its one-line failures are
+pipeline.tracking.store's.
 """
 
 from __future__ import annotations
@@ -15,14 +18,26 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
+from pipeline.errors import TrackingError
+from pipeline.tracking.store import (
+    TRACKING_ENV,
+    StoreUnavailable,
+    artifact_location,
+    call_store,
+    diagnose,
+    open_client,
+    tracking_timeout,
+)
 from pipeline.training.tracker import NullTracker
 
-TRACKING_ENV = "MLFLOW_TRACKING_URI"
+T = TypeVar("T")
 
 
 def repository_root(start: Path | None = None) -> Path:
@@ -39,13 +54,6 @@ def tracking_uri(root: Path | None = None) -> str:
     if os.environ.get(TRACKING_ENV):
         return os.environ[TRACKING_ENV]
     return f"sqlite:///{repository_root(root) / 'mlruns' / 'mlflow.db'}"
-
-
-def artifact_location(uri: str) -> str | None:
-    """Artifacts of a SQLite store sit beside it (mlruns/artifacts); servers choose their own."""
-    if uri.startswith("sqlite:///"):
-        return (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
-    return None
 
 
 def experiment_name(dataset_name: str) -> str:
@@ -78,8 +86,15 @@ def run_tags(model: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**tags, **(extra or {})}
 
 
+# --- the tracker ------------------------------------------------------------------------
+
+
 class MlflowTracker(NullTracker):
-    """One MLflow run. Resumes `run_id` when given (a killed run continuing)."""
+    """One MLflow run. Resumes `run_id` when given (a killed run continuing).
+
+    Every store call waits at most `timeout` seconds (GAN_ZOO_TRACKING_TIMEOUT). Once one
+    has failed, the tracker leaves the store alone: `finish` does nothing, and the run
+    stays as it was for the next run (resumed from its checkpoint) to continue."""
 
     def __init__(
         self,
@@ -88,44 +103,69 @@ class MlflowTracker(NullTracker):
         tags: dict[str, str],
         run_id: str | None = None,
         uri: str | None = None,
+        timeout: float | None = None,
     ):
         import mlflow
-        from mlflow.tracking import MlflowClient
 
         self.uri = uri or tracking_uri()
-        self.pending: list = []  # queued metric writes (RunOperations)
-        if self.uri.startswith("sqlite:///"):
-            Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = tracking_timeout() if timeout is None else timeout
+        self.pending: list[tuple[Any, list]] = []  # queued metric writes and their batches
+        self.failed: TrackingError | None = None
+        self.client = self._store(open_client, self.uri, self.timeout)
         mlflow.set_tracking_uri(self.uri)
-        self.client = MlflowClient(self.uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            experiment_id = self.client.create_experiment(
-                experiment, artifact_location=artifact_location(self.uri)
+        self.experiment_id = self._store(self._experiment_id, experiment)
+        self.run_id = self._store(self._open_run, run_name, tags, run_id)
+
+    def _store(self, call: Callable[..., T], *args, **kwargs) -> T:
+        """`call(*args, **kwargs)` against the store, its failure remembered."""
+        try:
+            return call_store(lambda: call(*args, **kwargs), self.uri, self.timeout)
+        except TrackingError as error:
+            self.failed = error
+            raise
+
+    def _experiment_id(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        try:
+            return self.client.create_experiment(
+                name, artifact_location=artifact_location(self.uri)
             )
-        else:
-            experiment_id = found.experiment_id
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            # another process (a second queued experiment) created it meanwhile
+            return self.client.get_experiment_by_name(name).experiment_id
+
+    def _open_run(self, run_name: str, tags: dict[str, str], run_id: str | None) -> str:
         if run_id and self._exists(run_id):
-            self.run_id = run_id
             self.client.update_run(run_id, status="RUNNING")
-        else:
-            run = self.client.create_run(experiment_id, run_name=run_name, tags=tags)
-            self.run_id = run.info.run_id
+            return run_id
+        return self.client.create_run(self.experiment_id, run_name=run_name, tags=tags).info.run_id
 
     def _exists(self, run_id: str) -> bool:
+        """Whether the store has the run; only "no such run" is a no (a locked store is
+        not, or a resumed run would start a second MLflow run)."""
+        from mlflow.exceptions import MlflowException
+
         try:
             self.client.get_run(run_id)
-        except Exception:  # MlflowException for an unknown id: start a new run instead
-            return False
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
         return True
 
     def log_params(self, params: dict[str, Any]) -> None:
         from mlflow.entities import Param
 
-        logged = self.client.get_run(self.run_id).data.params
+        logged = self._store(self.client.get_run, self.run_id).data.params
         fresh = [Param(k, str(v)) for k, v in params.items() if k not in logged]
         for start in range(0, len(fresh), 100):  # MLflow's per-batch limit
-            self.client.log_batch(self.run_id, params=fresh[start : start + 100])
+            self._store(self.client.log_batch, self.run_id, params=fresh[start : start + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -134,23 +174,47 @@ class MlflowTracker(NullTracker):
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         # Queued, not written inline: a SQLite write per logged step would slow the fast
         # models noticeably. finish() waits for the queue.
-        self.pending.append(self.client.log_batch(self.run_id, metrics=batch, synchronous=False))
+        operation = self._store(
+            self.client.log_batch, self.run_id, metrics=batch, synchronous=False
+        )
+        self.pending.append((operation, batch))
 
     def log_image(self, picture: np.ndarray, artifact_file: str) -> None:
-        self.client.log_image(self.run_id, picture, artifact_file=artifact_file)
+        self._store(self.client.log_image, self.run_id, picture, artifact_file=artifact_file)
 
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifact(self.run_id, str(path), artifact_path)
+        self._store(self.client.log_artifact, self.run_id, str(path), artifact_path)
 
     def log_dict(self, payload: dict, artifact_file: str) -> None:
-        self.client.log_dict(self.run_id, payload, artifact_file)
+        self._store(self.client.log_dict, self.run_id, payload, artifact_file)
 
     def set_tags(self, tags: dict[str, str]) -> None:
         for key, value in tags.items():
-            self.client.set_tag(self.run_id, key, value)
+            self._store(self.client.set_tag, self.run_id, key, value)
 
     def log_generator(self, generator) -> None:
-        """The generator as an MLflow Keras model (loadable with mlflow.keras.load_model)."""
+        """The generator as an MLflow Keras model (loadable with mlflow.keras.load_model).
+
+        A generator whose upload was killed stays PENDING in MLflow; it is marked FAILED
+        first, so the run holds one finished generator (the registry takes the newest
+        READY one)."""
+        self._store(self._fail_unfinished_generators)
+        self._store(self._log_generator, generator)
+
+    def _fail_unfinished_generators(self) -> None:
+        from mlflow.entities import LoggedModelStatus
+
+        # by status in Python: MLflow 3.17's SQL store compares `status = 'PENDING'` with
+        # the integer it stores, and never matches
+        logged = self.client.search_logged_models(
+            [self.experiment_id],
+            filter_string=f"source_run_id = '{self.run_id}' AND name = 'generator'",
+        )
+        for model in logged:
+            if model.status == LoggedModelStatus.PENDING:
+                self.client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+
+    def _log_generator(self, generator) -> None:
         import keras
         import mlflow
         import tensorflow as tf
@@ -160,7 +224,38 @@ class MlflowTracker(NullTracker):
             mlflow.keras.log_model(generator, name="generator", pip_requirements=requirements)
 
     def finish(self, status: str = "FINISHED") -> None:
-        for operation in self.pending:
-            operation.wait()
+        """Wait for the queued metrics (a batch that failed is written again), then end the
+        run with `status`. Ending a run as FAILED or KILLED is best effort: the error that
+        stopped it is the one to report."""
+        if self.failed is not None:
+            return  # the store failed: leave the run for the next (resumed) run
+        try:
+            self._drain()
+            self._store(self.client.set_terminated, self.run_id, status=status)
+        except TrackingError:
+            if status == "FINISHED":
+                raise
+
+    def _drain(self) -> None:
+        for operation, batch in self.pending:
+            try:
+                operation.wait()
+            except Exception as error:
+                if diagnose(error) is None:
+                    raise
+                self._store(self.client.log_batch, self.run_id, metrics=batch)
         self.pending.clear()
-        self.client.set_terminated(self.run_id, status=status)
+
+
+@contextmanager
+def logging_after_training(model: str, out: Path) -> Iterator[None]:
+    """Around what train logs once its outputs are written: a store failure there says so,
+    and that running train again only logs (it resumes from the final checkpoint)."""
+    try:
+        yield
+    except StoreUnavailable as error:
+        raise error.after(
+            f"train@{model} finished and wrote {out}/, but MLflow did not record its run",
+            f"then `dvc repro train@{model}` (or `python -m pipeline train --model {model}`) "
+            "resumes from the final checkpoint and only logs",
+        ) from error

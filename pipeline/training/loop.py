@@ -28,7 +28,7 @@ from pipeline.gans.blocks.progressive import scheduled_layers
 from pipeline.gans.families import get_family
 from pipeline.gans.inputs import default_preview
 from pipeline.training.build import build_compiled_gan, distributed_step, fresh_optimizers
-from pipeline.training.checkpoints import CheckpointStore
+from pipeline.training.checkpoints import Checkpoint, CheckpointStore, CorruptCheckpoint
 from pipeline.training.distribute import is_chief, make_strategy, precision_policy
 from pipeline.training.ema import AveragedGenerator
 from pipeline.training.phases import PhasePlan, phase_plan
@@ -116,7 +116,8 @@ def train(
     plan = _step_plan(run, len(images), strategy)
     labels = _check_labels(run, labels, len(images), cfg.batch_size)
     phases = phase_plan(family, run, plan.steps_per_epoch, images.shape[1:])
-    store = CheckpointStore(checkpoint_dir, run.fingerprint())
+    # only the chief writes, moves or deletes checkpoint files
+    store = CheckpointStore(checkpoint_dir, run.fingerprint(), writable=chief)
 
     with precision_policy(cfg.precision):
         num_classes = labels.num_classes if labels else 0
@@ -124,9 +125,9 @@ def train(
             run, images.shape[1:], strategy, num_classes, phases.schedule_names()
         )
         loop = _Loop(run, gan, strategy, phases, tracker, chief)
-        checkpoint = store.latest()
+        checkpoint, saved = _resume_point(store)
         if checkpoint is not None:
-            loop.resume(checkpoint)
+            loop.resume(checkpoint, saved)
 
         def save_checkpoint() -> None:
             if chief:
@@ -247,9 +248,11 @@ class _Loop:
             if self.phase > 0 or phase.enter is not None:
                 self.tracker.log_metrics({"phase": float(self.phase)}, step)
 
-    def resume(self, checkpoint) -> None:
+    def resume(self, checkpoint: Checkpoint, saved: dict[str, np.ndarray]) -> None:
+        """Continue from `checkpoint`, whose variables are `saved` (by name)."""
         self.enter_phase_at(checkpoint.step)
-        restore(self.state, checkpoint.load_state(), f"checkpoint {checkpoint.path}")
+        # names or shapes that do not match (other code) stay a DataError: not corrupt
+        restore(self.state, saved, f"checkpoint {checkpoint.path}")
         self.step = self.resumed_from = checkpoint.step
         self.history = list(checkpoint.extra.get("history", []))
         self.window = _Window(self.names, **checkpoint.extra.get("window", {}))
@@ -291,6 +294,20 @@ class _Loop:
         return TrainResult(
             self.gan, self.step, self.generator, self.history, rate, seconds, self.resumed_from
         )
+
+
+def _resume_point(store: CheckpointStore) -> tuple[Checkpoint | None, dict[str, np.ndarray]]:
+    """The newest usable checkpoint and its variables, or (None, {}): a fresh start.
+
+    `latest` has checked meta.json and state.npz's checksum; loading can still fail (a
+    checkpoint from before checksums, the file changing in between), and such a
+    checkpoint is set aside like any corrupt one before anything is built from it."""
+    while (checkpoint := store.latest()) is not None:
+        try:
+            return checkpoint, checkpoint.load_state()
+        except CorruptCheckpoint as error:
+            store.set_aside(checkpoint.path, error.reason)
+    return None, {}
 
 
 def _variable_ids(gan) -> dict[str, set[int]]:

@@ -16,8 +16,11 @@ elsewhere (a plugin, a test) registers itself the same way before it is used.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import ConfigError
@@ -104,6 +107,32 @@ def builtin_names() -> tuple[str, ...]:
 
 def family_names() -> tuple[str, ...]:
     return tuple(sorted({*ZOO.files(), *ZOO.registered()}))
+
+
+def param_names() -> dict[str, frozenset[str]]:
+    """Every family's own `models.<name>.*` keys, without importing TensorFlow: a family
+    that is not imported yet is read from its file (the fields of its `Config` dataclass,
+    the convention every family file follows; tests/test_config.py checks the two agree),
+    so the CLI can check all of params.yaml before anything heavy loads."""
+    names = {name: _config_fields(name) for name in ZOO.files()}
+    for name in ZOO.registered():
+        names[name] = frozenset(f.name for f in dataclasses.fields(ZOO.get(name).params))
+    return names
+
+
+def _config_fields(name: str) -> frozenset[str]:
+    """The annotated fields of `class Config` in the family file `name`.py."""
+    paths = [Path(folder) / f"{name}.py" for folder in __path__]
+    path = next(p for p in paths if p.is_file())
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == "Config":
+            return frozenset(
+                item.target.id
+                for item in node.body
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+            )
+    return frozenset()  # a family without params of its own
 
 
 def check_model_name(name: str, key: str = "--model") -> str:

@@ -12,7 +12,7 @@ Registers the metric `classifier_accuracy` (sgan's and catgan's Family.scores).
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 from pipeline.scoring.metrics import Context, Metric, register
 from pipeline.scoring.metrics.labels import accuracy, clustering_accuracy
@@ -30,9 +30,11 @@ def classifier_scores(task, discriminator) -> dict[str, float]:
 
 def baseline_scores(model_dir) -> dict[str, float]:
     """The `baseline_*` values of the model's train.json (none without the file)."""
+    from pipeline.saved import read_json, trained
+
     if model_dir is None or not (model_dir / "train.json").is_file():
         return {}
-    summary = json.loads((model_dir / "train.json").read_text())
+    summary = read_json(model_dir / "train.json", trained(Path(model_dir).name))
     return {k: v for k, v in summary.items() if k.startswith("baseline_")}
 
 
