@@ -261,8 +261,11 @@ def _summary(values: dict) -> str:
     )
 
 
-# Commands that read no params.yaml (their inputs are a trained model's own files).
-NO_PARAMS = ("translate",)
+# Commands that do not check params.yaml before they start: `translate` reads none (its
+# inputs are a trained model's own files); `retrain` first takes its lock and checks the
+# repository (a timer must hear "busy" at once), then each stage that its `dvc repro`
+# runs checks params.yaml itself.
+NO_PARAMS_CHECK = ("translate", "retrain")
 
 
 def prepare(path: Path) -> None:
@@ -284,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sample" and args.model is None and args.model_uri is None:
         parser.error("sample needs --model NAME or --model-uri models:/NAME@ALIAS")
     try:
-        if args.command not in NO_PARAMS:
+        if args.command not in NO_PARAMS_CHECK:
             prepare(args.params)
         run(args)
     except PipelineError as error:

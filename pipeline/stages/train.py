@@ -206,7 +206,9 @@ def _write_outputs(
     summary = {key: float(np.mean([row[key] for row in last_epoch])) for key in names}
     if fid_rows:
         summary |= {k: float(fid_rows[-1][k]) for k in fid_keys}
-    summary |= {"steps": result.steps, "images_per_sec": round(result.images_per_sec, 1)}
+    summary["steps"] = result.steps
+    if np.isfinite(result.images_per_sec):  # a rerun that only logs (resumed at the end) times
+        summary["images_per_sec"] = round(result.images_per_sec, 1)  # no step: no NaN in JSON
     summary |= extra or {}
     write_json(summary, out / "train.json")
     write_json({"mlflow_run_id": run_id, "tracking_uri": tracking_uri()}, out / "run.json")
