@@ -85,26 +85,9 @@ def register_scored_run(
     Idempotent: a run that has a version keeps it (evaluating it again refreshes the score
     tags instead of adding a second version), so a locked store is simply tried again
     (store.call_store)."""
-    return call_store(
-        lambda: _register(client, dataset, model, run_id, scores, fid_samples, evaluator),
-        client.tracking_uri,
-        tracking_timeout(),
-    )
-
-
-def _register(
-    client: MlflowClient,
-    dataset: str,
-    model: str,
-    run_id: str,
-    scores: Mapping[str, float],
-    fid_samples: int,
-    evaluator: str,
-) -> ModelVersion | None:
     fid = scores.get("fid")
     if fid is None or not math.isfinite(fid):
         return None
-    name = registered_name(dataset, model)
     tags = {
         "model": model,
         "dataset": dataset,
@@ -112,6 +95,18 @@ def _register(
         "fid_samples": str(fid_samples),
         "evaluator": evaluator,
     }
+    return call_store(
+        lambda: _register_version(client, dataset, model, run_id, tags),
+        client.tracking_uri,
+        tracking_timeout(),
+    )
+
+
+def _register_version(
+    client: MlflowClient, dataset: str, model: str, run_id: str, tags: dict[str, str]
+) -> ModelVersion:
+    """The store's part of register_scored_run: the version of `run_id`, made or updated."""
+    name = registered_name(dataset, model)
     _ensure_registered_model(client, name, model, dataset)
     existing = version_of_run(client, name, run_id)
     if existing is not None:
