@@ -1,6 +1,6 @@
 # The two commands of the README, and the steps they share.
 #   make repro   set up .venv and the dataset, then run the pipeline (`dvc repro`)
-#   make test    set up .venv (and PostgreSQL's binaries, as root), then run the tests
+#   make test    set up .venv (and, as root, PostgreSQL's binaries and Chromium), then run the tests
 # Both are safe to re-run: set-up steps are skipped when already done.
 
 PYTHON ?= python3
@@ -10,12 +10,12 @@ STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export NO_ALBUMENTATIONS_UPDATE := 1
 
-.PHONY: repro test setup dataset postgres lint lock
+.PHONY: repro test setup dataset postgres browser lint lock
 
 repro: setup dataset
 	dvc repro
 
-test: setup postgres
+test: setup postgres browser
 	pytest
 
 setup: $(STAMP)
@@ -45,6 +45,21 @@ postgres:
 		echo "installing postgresql (Debian)"; \
 		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null || \
 		echo "warning: could not install postgresql; the PostgreSQL tests will skip"; \
+	fi
+
+# Headless Chromium, which the browser tests (tests/test_mlflow_ui_browser.py, the report's)
+# render pages with (they skip without it). Installing it needs root; pipeline.browser also
+# finds chromium-browser or google-chrome when one of those is there instead.
+browser:
+	@if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && \
+		! command -v google-chrome >/dev/null && [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing chromium (Debian)"; \
+			apt-get update -qq && apt-get install -y -qq chromium >/dev/null || \
+			echo "warning: could not install chromium; the browser tests will skip"; \
+		else \
+			echo "warning: chromium is not installed and installing it needs root (apt-get install chromium); the browser tests will skip"; \
+		fi; \
 	fi
 
 lint: setup

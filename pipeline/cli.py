@@ -143,6 +143,37 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="say what would be run and promoted; change nothing"
     )
 
+    report = commands.add_parser(
+        "report",
+        help="one self-contained HTML page of every GAN: leaderboard, samples, curves, tuning",
+        description="Write reports/index.html: a leaderboard of every GAN of train.models "
+        "(each family's scores, the best of each column marked, the real-vs-real floor), a "
+        "card per GAN (samples, loss and FID curves, its own params, MLflow run, git commit, "
+        "registry version, the command that reproduces it), the data, the Optuna studies and "
+        "the DVC experiments (read from git). Pictures are embedded: the file opens from disk "
+        "with no network. The last stage of dvc.yaml.",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output HTML file (default reports/index.html; missing folders are created)",
+    )
+    report.add_argument(
+        "--screenshot",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="also render the page in headless Chromium and save a PNG of it",
+    )
+    report.add_argument(
+        "--inputs",
+        default=None,
+        metavar="NAME",
+        help="write only reports/inputs/NAME.json, the checksums of what the report reads "
+        "of GAN NAME (dvc.yaml's report-inputs@NAME stage)",
+    )
+
     translate = commands.add_parser(
         "translate",
         help="turn your own edge drawing (or a photo's edges) into an image with pix2pix",
@@ -247,12 +278,31 @@ def run(args: argparse.Namespace) -> None:
         from pipeline.tracking.retrain import retrain_command
 
         retrain_command(args.params, dry_run=args.dry_run)
+    elif args.command == "report":
+        _report(args)
     elif args.command == "translate":
         from pipeline.stages.translate import translate_command
 
         check_model_name(args.model)
         out = translate_command(args.model, args.input, args.out, args.kind)
         print(f"wrote {out}")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from pipeline.gans.families import check_model_name
+
+    if args.inputs is not None:
+        from pipeline.report.inputs import inputs_command
+
+        check_model_name(args.inputs)
+        print(f"report-inputs@{args.inputs}: wrote {inputs_command(args.inputs)}")
+        return
+    from pipeline.stages.report import REPORT_FILE, report_command
+
+    out, size = report_command(args.params, args.out or REPORT_FILE, args.screenshot)
+    print(f"report: wrote {out} ({size / 1e6:.2f} MB)")
+    if args.screenshot is not None:
+        print(f"report: wrote {args.screenshot}")
 
 
 def _summary(values: dict) -> str:

@@ -51,6 +51,16 @@ def _isolated_tracking(monkeypatch, mlflow_store):
 
 
 @pytest.fixture
+def own_store(tmp_path, monkeypatch) -> str:
+    """A store of the test's own (the session's holds other tests' experiments, runs and
+    registered names): counts start from nothing."""
+    (tmp_path / "store").mkdir()
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture
 def tiny_repo(tmp_path, monkeypatch, tiny_params):
     """A working directory with params.yaml and a fetched tiny folder dataset.
 

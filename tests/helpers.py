@@ -1,5 +1,10 @@
 """Small data and params the tests make for themselves."""
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +149,41 @@ def stop_process_group(server) -> list:
     _, alive = psutil.wait_procs(alive, timeout=10)
     server.wait(timeout=10)
     return [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+# MLflow 3.17 starts a job runner and seven huey consumers (~240 MB each) beside the
+# server unless this is off; nothing of the pipeline uses MLflow jobs (docs/tracking.md).
+NO_JOBS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+@contextmanager
+def mlflow_server(store_uri: str, cwd: Path, command: str = "server") -> Iterator[str]:
+    """`mlflow <command>` (server or ui) over `store_uri` on 127.0.0.1 and a free port,
+    with one worker and no job runner, run in `cwd`; yields its URL. On leaving, checks
+    that it started no job process, stops it and asserts nothing of it is left running."""
+    import psutil
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    mlflow = Path(sys.executable).with_name("mlflow")
+    address = ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    server = subprocess.Popen(
+        [str(mlflow), command, "--backend-store-uri", store_uri, *address],
+        cwd=cwd,
+        env={**os.environ, **NO_JOBS},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so every worker can be stopped
+    )
+    try:
+        wait_until_serving(f"{url}/health", server)
+        yield url
+        family = [" ".join(p.cmdline()) for p in psutil.Process(server.pid).children(True)]
+        jobs = [line for line in family if "mlflow.server.jobs" in line or "huey" in line]
+        assert not jobs, f"mlflow {command} started job processes: {jobs}"
+    finally:
+        survivors = stop_process_group(server)
+    assert not survivors, f"mlflow {command} left processes running: {survivors}"
 
 
 def pipeline_copy(tmp_path, params: dict, images_per_class: int = 100):

@@ -52,7 +52,8 @@ def test_mirrored_on_two_devices_matches_one_device(
         params["train"].update(loss="hinge", r1_gamma=1.0)
         # A penalty's input gradient cannot see the other replicas' share of synchronised
         # batch statistics, so a batch-normalised critic (the upsample variant) would
-        # differ by device count (README, Losses): the transposed critic has no BatchNorm.
+        # differ by device count (docs/training.md, Losses): the transposed critic has no
+        # BatchNorm.
         params["models"]["cgan"]["generator"] = "transposed"
     else:
         params["train"]["loss"] = loss

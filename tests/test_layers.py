@@ -7,7 +7,9 @@ from tests.imports import all_modules, imports_of
 
 # Lowest first. A module belongs to the first prefix it starts with.
 LAYERS = (
+    # pipeline.browser: headless Chromium (report screenshots, the UI tests); imports no TF
     ("pipeline.errors", "pipeline.images", "pipeline.saved", "pipeline.plugins"),
+    ("pipeline.browser",),
     ("pipeline.config",),
     ("pipeline.data",),
     ("pipeline.gans",),
@@ -15,6 +17,7 @@ LAYERS = (
     ("pipeline.scoring",),
     ("pipeline.tracking",),
     ("pipeline.tuning",),
+    ("pipeline.report",),  # reads what every layer below wrote: scores, runs, studies
     ("pipeline.stages",),
     # the command line (with its stderr filter) and the public facade of the metric math
     # (DESIGN.md's contract pipeline.metrics.frechet_distance) sit on top

@@ -3,17 +3,15 @@
 Two GANs are trained into a fresh SQLite store; a real `mlflow server` is started on
 127.0.0.1 and asked, through its REST API only, for the runs, their params and their
 metric histories. Then the server and every process it started are stopped.
-"""
 
-import subprocess
-import sys
-from pathlib import Path
+tests.helpers.mlflow_server starts it as docs/tracking.md says (one worker, no job runner).
+"""
 
 import pytest
 import requests
 
 from pipeline.cli import main
-from tests.helpers import free_port, stop_process_group, wait_until_serving
+from tests.helpers import mlflow_server
 
 
 @pytest.fixture
@@ -27,19 +25,8 @@ def trained_store(tiny_repo, mlflow_store, monkeypatch, tmp_path):
     return uri
 
 
-def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    mlflow = Path(sys.executable).with_name("mlflow")
-    command = [str(mlflow), "server", "--backend-store-uri", trained_store]
-    server = subprocess.Popen(
-        [*command, "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, so every worker can be stopped
-    )
-    try:
-        wait_until_serving(f"{url}/health", server)
+def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store, tmp_path):
+    with mlflow_server(trained_store, tmp_path) as url:
         api = f"{url}/api/2.0/mlflow"
         experiments = requests.post(
             f"{api}/experiments/search", json={"max_results": 100}, timeout=10
@@ -63,6 +50,3 @@ def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store):
             ).json()["metrics"]
             assert [m["step"] for m in history] == list(range(1, 7)), name  # one point a step
         assert by_name["dcgan"]["data"]["params"] != by_name["gan"]["data"]["params"]
-    finally:
-        survivors = stop_process_group(server)
-    assert not survivors, f"mlflow server left processes running: {survivors}"

@@ -64,8 +64,17 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
             assert (repo / "models" / model / output).is_file(), f"{model}/{output} missing"
     for output in ("evaluator/model.keras", "evaluator/metrics.json", "reference/metrics.json"):
         assert (repo / "models" / output).is_file(), f"{output} missing"
-    status = run_ok(repo, "git", "status", "--porcelain", env=env)
-    assert "mlruns" not in status and "models/" not in status.replace("dvc.lock", "")
+    # git sees the scores (DVC's metrics, committed with dvc.lock and carried by experiment
+    # commits) and nothing else of the outputs: not the store, models, report or its curves
+    status = run_ok(repo, "git", "status", "--porcelain", "--untracked-files=all", env=env)
+    untracked = {line[3:] for line in status.splitlines()} - {"dvc.lock"}
+    scores = {f"models/{m}/{f}" for m in MODELS for f in ("metrics.json", "train.json")}
+    assert untracked - {"models/evaluator/metrics.json", "models/reference/metrics.json"} == (
+        scores
+    ), status
+    page = (repo / "reports" / "index.html").read_text()
+    for model in MODELS:  # the report stage ran last and shows every GAN
+        assert f'id="model-{model}"' in page and f'id="row-{model}"' in page, model
     runs = _newest_runs(repo)
     assert set(MODELS) <= set(runs)
     assert {"l1", "psnr", "ssim", "fid", "fid140"} <= set(runs["pix2pix"].data.metrics)
@@ -83,8 +92,10 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     assert "accuracy" in runs["evaluator"].data.metrics
     plots = json.loads(run_ok(repo, "dvc", "plots", "show", "--json", env=env))
     assert not plots.get("errors"), plots.get("errors")
-    drawn = {"models/dcgan/history.csv", "models/dcgan/loss_curves.png", "models/dcgan/fid.csv"}
-    assert drawn <= set(plots["data"])
+    drawn = {f"reports/plots/{c}/{m}.csv" for c in ("losses", "fid") for m in MODELS}
+    assert drawn | {"models/dcgan/loss_curves.png"} <= set(plots["data"])
+    losses = plots["data"]["reports/plots/losses/dcgan.csv"][0]["content"]
+    assert {"d_loss", "g_loss"} <= {point["series"] for point in losses["data"]["values"]}
 
     # The tune@ stage on its own: its upstream stages are done, so only it runs
     log = run_ok(repo, "dvc", "repro", "models/tune/dvc.yaml:tune@gan", env=env)
@@ -100,16 +111,20 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     log = run_ok(repo, "dvc", "repro", env=env)
     ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
-    assert ran == {"edges", "train@pix2pix", "evaluate@pix2pix"}, log
+    # ... and the report, through pix2pix's report-inputs@ (and the study tune@ just added)
+    assert ran == {"edges", "train@pix2pix", "evaluate@pix2pix", "report-inputs@pix2pix", "report"}
 
     # Code dependencies are exact (dvc.yaml): what an edit marks changed, before re-running
     edits = {
-        # tuning, retrain and registry code: nothing to re-run
+        # tuning, retrain and registry code: nothing to re-run but the report (its tuning
+        # section imports pipeline.tuning.results, which imports retrain for --queue-top)
         (
             "pipeline/tuning/tune.py",
             "pipeline/tracking/retrain.py",
             "pipeline/tracking/registry.py",
-        ): set(),
+        ): {"report"},
+        # report code: the report only
+        ("pipeline/report/page.py",): {"report"},
         # scoring code: every score and the floor, no training
         ("pipeline/scoring/score.py",): {"reference", *(f"evaluate@{m}" for m in MODELS)},
         # one family's file: that family only
@@ -133,3 +148,11 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     assert len(evaluator_runs) == 1  # a new learning rate does not retrain the evaluator
     table = run_ok(repo, "dvc", "exp", "show", "--json", env=env)
     assert "0.0005" in table
+    # the experiment's commit carries its scores and curves: exp show and plots diff see them
+    rows = json.loads(table)  # the workspace, then the baseline commit with its experiments
+    (shown,) = [rev for row in rows for exp in row.get("experiments") or [] for rev in exp["revs"]]
+    assert "fid" in shown["data"]["metrics"]["models/dcgan/metrics.json"]["data"], shown
+    name = shown["name"]
+    diff = json.loads(run_ok(repo, "dvc", "plots", "diff", name, "--json", env=env))
+    revisions = diff["data"]["reports/plots/fid/dcgan.csv"][0]["revisions"]
+    assert set(revisions) == {name, "workspace"}, revisions

@@ -25,12 +25,8 @@ DATASET = "fashion_mnist"
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch) -> str:
-    """A store of this test's own: registered names would clash in the session's store."""
-    (tmp_path / "store").mkdir()
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return uri
+def store(own_store) -> str:
+    return own_store
 
 
 def _run_with_generator(uri: str) -> str:

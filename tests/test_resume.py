@@ -151,7 +151,7 @@ def _saved_weights(folder: Path) -> list:
     reason="needs the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist)",
 )
 def test_default_dcgan_killed_between_checkpoints_resumes_bit_for_bit(tmp_path):
-    """What the README promises, at the default settings: the default dcgan (batch 128, the
+    """What docs/training.md promises, at the default settings: the default dcgan (batch 128, the
     default train.inter_op_threads) on real Fashion-MNIST, killed with SIGKILL from outside
     at a random moment between its checkpoints at steps 10 and 20, restarts from step 10
     and ends with exactly the weights, loss history and samples of a run in another

@@ -203,7 +203,7 @@ def test_two_workers_share_one_study_on_postgresql(scored_repo, tmp_path, postgr
 
 
 def test_optuna_dashboard_serves_the_study_storage(tmp_path):
-    """The README's `optuna-dashboard` command on a study storage: the study is listed."""
+    """docs/tuning.md's `optuna-dashboard` command on a study storage: the study is listed."""
     import requests
 
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"

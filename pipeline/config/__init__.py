@@ -88,7 +88,7 @@ class TrainConfig:
     # starts, for every command). 1: a step's independent ops (the real and the fake
     # discriminator passes) do not share the cores' pool at once, which is what made the
     # convolutional GANs differ between two processes on the CPU; with 1 a run repeats bit
-    # for bit (README, Determinism). null: TensorFlow's default (one per core).
+    # for bit (docs/training.md, Determinism). null: TensorFlow's default (one per core).
     inter_op_threads: int | None = field(default=1, metadata=AT_LEAST_ONE)
     lr: float = field(default=2e-4, metadata=POSITIVE)
     beta1: float = field(default=0.5, metadata=UNIT_INTERVAL_OPEN)
@@ -99,8 +99,8 @@ class TrainConfig:
     seed: int = 0
     epochs: int = field(default=1, metadata=AT_LEAST_ONE)
     steps_per_epoch: int | None = field(default=None, metadata=AT_LEAST_ONE)
-    # The adversarial objective of both networks (pipeline.gans.objectives; README,
-    # Losses); a family whose own objective cannot take it keeps its own.
+    # The adversarial objective of both networks (pipeline.gans.objectives;
+    # docs/training.md, Losses); a family whose own objective cannot take it keeps its own.
     loss: Literal["nonsaturating", "minimax", "wgan", "wgan_gp", "hinge", "lsgan", "dragan"] = (
         "nonsaturating"
     )
@@ -109,7 +109,7 @@ class TrainConfig:
     r1_gamma: float = field(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
     # ProGAN's drift term, drift * D(x)^2 on the reals, added to any loss (0: off).
     drift: float = field(default=0.0, metadata=check(lambda v: v >= 0, ">= 0"))
-    # Seed 004's stabilisers (README, Stabilisers), each 0 = off, for the families whose
+    # Seed 004's stabilisers (docs/training.md, Stabilisers), each 0 = off, for the families whose
     # discriminator they fit: the minibatch std layer's group size; minibatch
     # discrimination's kernels and their dimension; the share of each fake minibatch
     # replayed from a buffer of past fakes, and that buffer's size.
@@ -166,7 +166,7 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class TuneConfig:
-    """`tune.*`: the Optuna study of `python -m pipeline tune` (README, Tuning).
+    """`tune.*`: the Optuna study of `python -m pipeline tune` (docs/tuning.md).
 
     Each trial trains the model for a short budget (epochs x steps_per_epoch) with the
     in-training FID every epoch; that FID is what weak trials are pruned on and its last

@@ -6,9 +6,11 @@ Outputs (dvc.yaml declares them):
     models/NAME/samples.png       the family's preview picture (a grid from fixed latents)
     models/NAME/loss_curves.png   losses and D's mean outputs over the steps
     models/NAME/history.csv       the same numbers, drawn by `dvc plots show`
-    models/NAME/train.json        final losses, in-training FID, throughput (`dvc metrics show`)
+    models/NAME/train.json        final losses, in-training FID, throughput, wall-clock seconds
+                                  (`dvc metrics show`)
     models/NAME/fid.csv           the in-training FID per epoch (train.fid_every)
     models/NAME/run.json          the MLflow run id, which `evaluate` logs its scores to
+The MLflow run also records the data file it trained on as its input (runs.training_data).
 Checkpoints live in models/NAME/checkpoints/ while a run is in flight and are removed when
 it finishes (corrupt ones set aside in checkpoints/corrupt/ stay, for a look; see
 pipeline.training.checkpoints). A resumed run's MLflow run has the tag `resumed_from`.
@@ -16,6 +18,7 @@ pipeline.training.checkpoints). A resumed run's MLflow run has the tag `resumed_
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,12 @@ from pipeline.training.checkpoints import Checkpoint, CheckpointStore
 def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
     from pipeline.gans.inputs import task_for
     from pipeline.scoring.probe import make_fid_probe
-    from pipeline.tracking.runs import MlflowTracker, logging_after_training, run_tags
+    from pipeline.tracking.runs import (
+        MlflowTracker,
+        logging_after_training,
+        run_tags,
+        training_data,
+    )
     from pipeline.training.distribute import is_chief
     from pipeline.training.tracker import NullTracker
 
@@ -70,10 +78,14 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
                 **_label_params(task.train_labels),
             }
         )
+        if chief:  # hashing the data file is for the run's record only
+            data_file = get_family(model).inputs.data_file(run.data)
+            tracker.log_input(training_data(run.data, data_file))
         if task.train_labels is not None and 0 < len(task.train_labels.labelled) < len(images):
             tracker.log_dict(_labelled_subset(run, task.train_labels), "labelled_subset.json")
         from pipeline.training.loop import train
 
+        started = time.monotonic()
         result = train(
             run,
             images,
@@ -87,7 +99,10 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
         if chief and result.resumed_from != (previous.step if previous else 0):
             # the loop fell back further: a checkpoint that passed the checks did not load
             tracker.set_tags({"resumed_from": str(result.resumed_from)})
-        extra = _baseline_scores(run, task, progress) if chief else {}
+        # wall-clock seconds of this process's training (FID probes and checkpoints included;
+        # a resumed run counts from its resume): train.json's `seconds`, the report's time
+        extra = {"seconds": round(time.monotonic() - started, 1)}
+        extra |= _baseline_scores(run, task, progress) if chief else {}
         summary = write_outputs(run, result, out, tracker.run_id, task, extra) if chief else {}
         # The losses and FIDs are in MLflow already, point by point; only the throughput and
         # the baseline are new (logging the summary's epoch means again would add a second

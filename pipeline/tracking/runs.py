@@ -6,7 +6,13 @@ queued experiment in a temporary copy (`<repo>/.dvc/tmp/exps/...`), so every run
 in one store. One experiment per dataset; one run per trained GAN, named after the model.
 
 The training loop talks to a tracker (pipeline.training.tracker); `MlflowTracker` is
-the one that records.
+the one that records. What the MLflow UI shows of it:
+- experiments are tagged as model training (`mlflow.experimentKind`), new ones and ones
+  made before the tag existed;
+- a run's training data is a dataset input (the run table's Dataset column): the data
+  file's name, SHA-256 prefix, path and split sizes;
+- the generator is a Keras model with a signature (its inputs and output, from the model
+  itself) and a two-row input example, so `mlflow.pyfunc.load_model(uri).predict` works.
 
 Opening the store, its bounded waits and its one-line failures are
 pipeline.tracking.store's.
@@ -21,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -37,7 +43,19 @@ from pipeline.tracking.store import (
 )
 from pipeline.training.tracker import NullTracker
 
+if TYPE_CHECKING:
+    from pipeline.data.described import DataInput
+
 T = TypeVar("T")
+
+# The tag the MLflow UI reads for what an experiment is, and its value for classic model
+# training (the frontend's ExperimentKind.CUSTOM_MODEL_DEVELOPMENT; the other values are
+# genai_development, finetuning, regression, ...). MLflow 3.17's UI opens an experiment on
+# the view of the sidebar's "GenAI | Model training" switch (README, MLflow) and earlier
+# 3.x UIs on the view this tag names.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+TRAINING_CONTEXT = "training"  # the dataset input's context (mlflow.data.context)
 
 
 def repository_root(start: Path | None = None) -> Path:
@@ -125,20 +143,26 @@ class MlflowTracker(NullTracker):
             raise
 
     def _experiment_id(self, name: str) -> str:
+        """The experiment `name`, created when missing; either way tagged as model training
+        (a store made before the tag existed gets it here; a kind set by hand is kept)."""
         from mlflow.exceptions import MlflowException
 
         found = self.client.get_experiment_by_name(name)
-        if found is not None:
-            return found.experiment_id
-        try:
-            return self.client.create_experiment(
-                name, artifact_location=artifact_location(self.uri)
-            )
-        except MlflowException as error:
-            if error.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
-            # another process (a second queued experiment) created it meanwhile
-            return self.client.get_experiment_by_name(name).experiment_id
+        if found is None:
+            try:
+                return self.client.create_experiment(
+                    name,
+                    artifact_location=artifact_location(self.uri),
+                    tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING},
+                )
+            except MlflowException as error:
+                if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                # another process (a second queued experiment) created it meanwhile
+                found = self.client.get_experiment_by_name(name)
+        if EXPERIMENT_KIND_TAG not in found.tags:
+            self.client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+        return found.experiment_id
 
     def _open_run(self, run_name: str, tags: dict[str, str], run_id: str | None) -> str:
         if run_id and self._exists(run_id):
@@ -166,6 +190,27 @@ class MlflowTracker(NullTracker):
         fresh = [Param(k, str(v)) for k, v in params.items() if k not in logged]
         for start in range(0, len(fresh), 100):  # MLflow's per-batch limit
             self._store(self.client.log_batch, self.run_id, params=fresh[start : start + 100])
+
+    def log_input(self, data: DataInput) -> None:
+        """`data` as the run's training dataset input, unless the run has it already (a
+        resumed run: the same name and digest are not logged twice)."""
+        self._store(self._log_input, data)
+
+    def _log_input(self, data: DataInput) -> None:
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        from pipeline.tracking.logged import dataset_entity
+
+        inputs = self.client.get_run(self.run_id).inputs
+        for logged in inputs.dataset_inputs if inputs else []:
+            if (logged.dataset.name, logged.dataset.digest) == (data.name, data.digest):
+                return
+        tags = [InputTag(MLFLOW_DATASET_CONTEXT, TRAINING_CONTEXT)]
+        # the file in the real repository, not in a DVC temp copy
+        source = data.path if data.path.is_absolute() else repository_root() / data.path
+        entity = dataset_entity(data, source)
+        self.client.log_inputs(self.run_id, [DatasetInput(entity, tags)])
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -218,10 +263,27 @@ class MlflowTracker(NullTracker):
         import keras
         import mlflow
         import tensorflow as tf
+        from mlflow.models import Model
+
+        from pipeline.tracking.logged import KerasFlavor, generator_example, generator_signature
 
         requirements = [f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"]
+        # in the run (not Model.log(run_id=...), which files the model under the default
+        # experiment when no run is active)
         with mlflow.start_run(run_id=self.run_id):
-            mlflow.keras.log_model(generator, name="generator", pip_requirements=requirements)
+            Model.log(
+                None,  # artifact_path: deprecated for `name`
+                flavor=KerasFlavor,
+                flavor_name="mlflow.keras",  # what mlflow.keras.log_model records
+                name="generator",
+                model=generator,
+                signature=generator_signature(generator),
+                input_example=generator_example(generator),
+                pip_requirements=requirements,
+                # MLflow would load the model again to predict the example (a second or so,
+                # and a Keras progress bar in train's output); tests/test_mlflow_inputs.py does
+                validate_serving_input=False,
+            )
 
     def finish(self, status: str = "FINISHED") -> None:
         """Wait for the queued metrics (a batch that failed is written again), then end the
@@ -245,6 +307,21 @@ class MlflowTracker(NullTracker):
                     raise
                 self._store(self.client.log_batch, self.run_id, metrics=batch)
         self.pending.clear()
+
+
+def training_data(data, path: Path) -> DataInput:
+    """The data file at `path` that a run with data params `data` (a DataConfig) trains on,
+    as the run's input: named after the dataset as its experiment is (`fashion_mnist`); a
+    file another stage made from the dataset is named after that stage's folder too
+    (data/edges/pairs.npz: `fashion_mnist-edges`). `path` is the family's data file
+    (`get_family(model).inputs.data_file(data)`). Hashes the file once."""
+    from pipeline.data.described import describe_data_file
+    from pipeline.data.store import dataset_path
+
+    name = experiment_name(data.dataset)
+    if Path(path) != dataset_path(data):
+        name = f"{name}-{Path(path).parent.name}"
+    return describe_data_file(name, Path(path))
 
 
 @contextmanager

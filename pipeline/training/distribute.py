@@ -28,7 +28,7 @@ def make_strategy(kind: str) -> tf.distribute.Strategy:
         if not os.environ.get("TF_CONFIG"):
             raise ConfigError(
                 "train.strategy is multi_worker but TF_CONFIG is not set; set it on every "
-                "worker (README: GPUs and clusters) or use train.strategy: auto"
+                "worker (docs/training.md: GPUs and clusters) or use train.strategy: auto"
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")

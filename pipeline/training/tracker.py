@@ -1,12 +1,16 @@
 """What the training loop reports to: a tracker. `NullTracker` records nothing (tests,
-benches, non-chief workers); pipeline.tracking.runs.MlflowTracker records an MLflow run."""
+benches, non-chief workers); pipeline.tracking.runs.MlflowTracker records an MLflow run.
+`log_input` takes the data file a run trained on (pipeline.data.described.DataInput)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # a type only: the tracker imports nothing of the data layer
+    from pipeline.data.described import DataInput
 
 
 class NullTracker:
@@ -15,6 +19,7 @@ class NullTracker:
     run_id: str | None = None
 
     def log_params(self, params: dict[str, Any]) -> None: ...
+    def log_input(self, data: DataInput) -> None: ...
     def log_metrics(self, metrics: dict[str, float], step: int) -> None: ...
     def log_image(self, picture: np.ndarray, artifact_file: str) -> None: ...
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None: ...

@@ -16,6 +16,45 @@ from pipeline.errors import PipelineError, TrainingError
 BEST_PARAMS = "best_params.yaml"
 
 
+def default_storage(root: Path | None = None) -> Path:
+    """The SQLite file `tune` keeps its studies in when tune.storage is "": under the
+    repository (absolute: DVC's queued experiments run in temporary copies and must add to
+    the same study)."""
+    from pipeline.tracking.runs import repository_root
+
+    return repository_root(root) / "models" / "tune" / "optuna.db"
+
+
+def storage_url(cfg, root: Path | None = None) -> str:
+    """`tune.storage`, or the default SQLite storage (its folder created)."""
+    if cfg.storage:
+        return cfg.storage
+    path = default_storage(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def study_name(dataset: str, model: str) -> str:
+    """The study of `model` on `dataset`: `fashion_mnist-dcgan`."""
+    from pipeline.tracking.runs import experiment_name
+
+    return f"{experiment_name(dataset)}-{model}"
+
+
+def trial_counts(study) -> dict[str, int]:
+    """How many of a study's trials completed, were pruned, failed or still run."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    return {
+        "complete": sum(t.state == states.COMPLETE for t in trials),
+        "pruned": sum(t.state == states.PRUNED for t in trials),
+        "failed": sum(t.state == states.FAIL for t in trials),
+        "running": sum(t.state == states.RUNNING for t in trials),
+    }
+
+
 def shown_url(url: str) -> str:
     """The storage URL without its password, for logs and MLflow tags."""
     from sqlalchemy.engine import make_url
@@ -63,13 +102,9 @@ def conclude(
 
     from pipeline.saved import write_text
 
-    states = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
-    counts = {
-        "complete": sum(t.state == states.COMPLETE for t in trials),
-        "pruned": sum(t.state == states.PRUNED for t in trials),
-        "failed": sum(t.state == states.FAIL for t in trials),
-    }
+    counts = trial_counts(study)
+    counts.pop("running")  # this worker's trials are over; another's may still run
     if not counts["complete"]:
         parent.finish("FAILED")
         raise TrainingError(
@@ -99,7 +134,8 @@ def conclude(
     parent.log_artifact(target)
     parent.finish("FINISHED")
     ranked = sorted(
-        (t for t in trials if t.state == states.COMPLETE), key=lambda t: (t.value, t.number)
+        (t for t in trials if t.state == optuna.trial.TrialState.COMPLETE),
+        key=lambda t: (t.value, t.number),
     )
     queued = [_queue(study.study_name, t, params, model) for t in ranked[:queue_top]]
     return StudySummary(

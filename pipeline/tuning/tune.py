@@ -18,7 +18,7 @@ keys, `models.NAME.<param>` (so applying them retrains NAME only), with the
 experiments instead.
 
 Storage: SQLite at <repo>/models/tune/optuna.db by default (one worker); a PostgreSQL URL
-in `tune.storage` lets several workers share one study (README, Tuning).
+in `tune.storage` lets several workers share one study (docs/tuning.md).
 """
 
 from __future__ import annotations
@@ -31,30 +31,15 @@ from typing import Any
 
 from pipeline.config import RunConfig, TuneConfig, load_params, parse_tune
 from pipeline.errors import ConfigError, PipelineError, TrainingError
-from pipeline.gans.families import resolve_run
-from pipeline.tracking.runs import repository_root
+from pipeline.gans.families import get_family, resolve_run
 from pipeline.training.loop import Callback
 from pipeline.tuning.results import (
     StudySummary,
     conclude,
     shown_url,
+    storage_url,
+    study_name,
 )
-
-
-def storage_url(cfg: TuneConfig, root: Path | None = None) -> str:
-    """`tune.storage`, or SQLite under the repository (absolute: DVC's queued experiments
-    run in temporary copies and must add to the same study)."""
-    if cfg.storage:
-        return cfg.storage
-    path = repository_root(root) / "models" / "tune" / "optuna.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
-
-
-def study_name(run: RunConfig) -> str:
-    from pipeline.tracking.runs import experiment_name
-
-    return f"{experiment_name(run.data.dataset)}-{run.model}"
 
 
 def suggest(trial, cfg: TuneConfig) -> dict[str, Any]:
@@ -140,7 +125,7 @@ def tune(
     from pipeline.gans.inputs import task_for
     from pipeline.saved import model_dir
     from pipeline.scoring.probe import make_fid_probe
-    from pipeline.tracking.runs import MlflowTracker, experiment_name, run_tags
+    from pipeline.tracking.runs import MlflowTracker, experiment_name, run_tags, training_data
 
     params = load_params(params_path)
     cfg = parse_tune(params)
@@ -148,9 +133,10 @@ def tune(
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
     base = resolve_run(trial_params(params, model, {}, cfg), model)
-    name, url = study_name(base), storage_url(cfg)
+    name, url = study_name(base.data.dataset, model), storage_url(cfg)
     study = _open_study(name, url, cfg, worker, study_fingerprint(base, cfg))
     task = task_for(base)
+    data = training_data(base.data, get_family(model).inputs.data_file(base.data))  # hashed once
     probe = fid_probe or make_fid_probe(base, True, task)  # a missing evaluator: a clear error
     experiment = experiment_name(base.data.dataset)
     parent = _parent_run(study, experiment, model, url, cfg, worker)
@@ -171,7 +157,7 @@ def tune(
                 },
             ),
         )
-        return _run_trial(trial, run, task, probe, tracker, values, progress)
+        return _run_trial(trial, run, task, probe, tracker, values, progress, data)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -267,8 +253,9 @@ def _tune_params(cfg: TuneConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
-def _run_trial(trial, run: RunConfig, task, probe, tracker, values: dict, progress: bool):
-    """Train one trial into `tracker`'s run; its last in-training FID is the objective."""
+def _run_trial(trial, run: RunConfig, task, probe, tracker, values: dict, progress: bool, data):
+    """Train one trial into `tracker`'s run (its training data `data` as the run's input);
+    its last in-training FID is the objective."""
     import tempfile
 
     import keras
@@ -280,6 +267,7 @@ def _run_trial(trial, run: RunConfig, task, probe, tracker, values: dict, progre
     trial.set_user_attr("metric", probe.key)  # fid2k: the key names the sample count
     state = "FAIL"
     try:
+        tracker.log_input(data)
         tracker.log_params(run.flat_params())
         with tempfile.TemporaryDirectory(prefix="tune-") as checkpoints:
             train(

@@ -15,8 +15,8 @@ Consecutive groups (ProGAN strides its groups across the batch instead) mean tha
 split over replicas in multiples of the group size forms the same groups as on one device,
 and that D's [real; fake] batch never mixes reals and fakes in one group. Minibatch
 discrimination's group is the replica's minibatch (BatchFeatures below), so
-under MirroredStrategy it sees fewer images per group than on one device (README,
-Stabilisers).
+under MirroredStrategy it sees fewer images per group than on one device
+(docs/training.md, Stabilisers).
 
 Pixel norm (ProGAN) divides each pixel's feature vector by its root mean square. It is
 built from built-in layers (UnitNormalization then a constant rescale), so a generator

@@ -30,7 +30,7 @@ from pipeline.plugins import Registry
 # family's declaration imports no TensorFlow; a test keeps the two equal).
 ALL_LOSSES = ("nonsaturating", "minimax", "wgan", "wgan_gp", "hinge", "lsgan", "dragan")
 
-# Seed 004's stabilisers (train.*, README, Stabilisers). A family lists the ones its
+# Seed 004's stabilisers (train.*, docs/training.md, Stabilisers). A family lists the ones its
 # discriminator takes: its builder adds the batch-statistic layers
 # (pipeline.gans.blocks.stabilizers.BatchFeatures), the trainer the replay buffer.
 STABILIZERS = ("minibatch_std", "minibatch_discrimination", "replay")
