@@ -358,10 +358,14 @@ def run_ok(cwd, *command, env, timeout: float = 600) -> str:
 
 
 def init_git_dvc(repo, env) -> None:
-    """`repo` as a git repository with DVC and one commit of everything in it (what `dvc
-    exp` needs)."""
+    """`repo` as a git repository with DVC (and this repository's plot templates) and one
+    commit of everything in it (what `dvc exp` needs)."""
+    import shutil
+
     run_ok(repo, "git", "init", "-q", env=env)
     run_ok(repo, "dvc", "init", "-q", env=env)
+    # the plot templates dvc.yaml names (`dvc init` makes .dvc/ afresh, so they come after)
+    shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots", dirs_exist_ok=True)
     run_ok(repo, "git", "add", "-A", env=env)
     run_ok(repo, "git", "commit", "-qm", "init", env=env)
 
