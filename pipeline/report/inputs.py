@@ -16,9 +16,9 @@ Kept free of heavy imports: DVC runs it once per GAN.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from pipeline.data.files import digest_of
 from pipeline.errors import StorageError
 from pipeline.saved import model_dir, write_json
 
@@ -43,13 +43,7 @@ def model_files(model: str) -> dict[str, Path]:
 
 def md5(path: Path) -> str | None:
     """The MD5 of a file (as DVC computes it for a binary file), None when missing."""
-    if not path.is_file():
-        return None
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return digest_of(path, "md5", decompress=False) if path.is_file() else None
 
 
 def write_inputs(model: str, folder: Path = INPUTS_DIR) -> Path:
