@@ -8,6 +8,11 @@ rate is those images over the wall time of `--steps` steps, after `--warmup` unt
 steps (tracing, XLA compilation). Images are data/raw/dataset.npz's x_train if it exists,
 else random uint8 images [N, 28, 28, 1] (the compute does not depend on the pixels).
 
+--bare also times the same networks in a bare compiled step: one tf.function with two
+GradientTapes (the simultaneous update, non-saturating loss, Adam), real batches gathered
+from one tensor, no strategy, checkpoints, logging, schedules or averaged generator; its
+ratio to ours is the pipeline's own overhead per step (latent families only).
+
 --baseline also times seed 000's train_on_batch loop (float32, Keras defaults, whatever
 --precision/--jit say; see `build_baseline`), interleaved with ours round by round so
 both see the same machine load, then checks that the loop really trains the
@@ -45,6 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit", action="store_true", help="train.jit_compile: true")
     parser.add_argument("--baseline", action="store_true", help="also time seed 000's loop")
+    parser.add_argument("--bare", action="store_true", help="also time a bare compiled step")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--params", default="params.yaml")
@@ -181,6 +187,57 @@ def build_baseline(run, images: np.ndarray, *, flip: bool = True) -> SimpleNames
     return SimpleNamespace(step=one_step, images_per_step=batch, **found)
 
 
+def build_bare(run, images: np.ndarray):
+    """The same networks in a bare compiled train step; returns (one_step, images per step)."""
+    import keras
+    import tensorflow as tf
+
+    from pipeline.gans.families import get_family
+    from pipeline.training.distribute import precision_policy
+
+    cfg, shape = run.train, images.shape[1:]
+    family = get_family(run.model)
+    if family.label_plan is not None or len(shape) != 3 or shape[-1] not in (1, 3):
+        raise SystemExit(f"--bare times latent GANs only (gan, dcgan, progan), not {run.model}")
+    if cfg.update != "simultaneous" or cfg.k_steps != 1:
+        raise SystemExit("--bare times the simultaneous update with k_steps 1 only")
+    keras.utils.set_random_seed(cfg.seed)
+    with precision_policy(cfg.precision):
+        generator = family.build_generator(run, shape)
+        discriminator = family.build_discriminator(run, shape)
+    g_opt = keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta1)
+    d_opt = keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta1)
+    pixels = tf.constant(images.astype(np.float32) / 127.5 - 1.0)
+    batch = cfg.batch_size
+
+    def bce(logits, target: float):
+        logits = tf.cast(logits, tf.float32)
+        labels = tf.fill(tf.shape(logits), target)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels, logits))
+
+    @tf.function(jit_compile=cfg.jit_compile)
+    def step(indices):
+        real = tf.gather(pixels, indices)
+        noise = tf.random.normal((batch, cfg.latent_dim))
+        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+            fake = tf.cast(generator(noise, training=True), tf.float32)
+            logits = discriminator(tf.concat([real, fake], 0), training=True)
+            real_logits, fake_logits = tf.split(logits, 2)
+            d_loss = bce(real_logits, 1.0) + bce(fake_logits, 0.0)
+            g_loss = bce(fake_logits, 1.0)
+        d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables
+        d_opt.apply(d_tape.gradient(d_loss, d_vars), d_vars)
+        g_opt.apply(g_tape.gradient(g_loss, g_vars), g_vars)
+        return g_loss
+
+    rng = np.random.default_rng(cfg.seed)
+
+    def one_step() -> float:
+        return float(step(rng.integers(0, len(images), batch)))
+
+    return one_step, batch
+
+
 def _moved(variables, before) -> float:
     return max(float(np.max(np.abs(v.numpy() - b))) for v, b in zip(variables, before, strict=True))
 
@@ -241,6 +298,8 @@ def main(argv=None) -> None:
         f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up steps"
     )
     contenders = {"ours": build_ours(run, images)}
+    if args.bare:
+        contenders["bare"] = build_bare(run, images)
     if args.baseline:
         base = build_baseline(run, images)
         contenders = {"baseline": (base.step, base.images_per_step), **contenders}
@@ -257,6 +316,9 @@ def main(argv=None) -> None:
         print(f"round {round_}: images/sec {line}")
     for name, values in rates.items():
         print(f"{name}_images_per_sec {summary(values)}")
+    if args.bare:
+        ratios = [o / b for o, b in zip(rates["ours"], rates["bare"], strict=True)]
+        print(f"ratio_ours_over_bare {summary(ratios, 2)}")
     if args.baseline:
         ratios = [o / b for o, b in zip(rates["ours"], rates["baseline"], strict=True)]
         print(f"ratio_ours_over_baseline {summary(ratios, 2)}")

@@ -306,8 +306,11 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _summary(values: dict) -> str:
+    """The scalar values of a stage's summary (train.json's seconds_by_part is a table)."""
     return ", ".join(
-        f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4g}" for k, v in values.items()
+        f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4g}"
+        for k, v in values.items()
+        if isinstance(v, int | float)
     )
 
 

@@ -16,8 +16,10 @@ def repo_params(**train) -> dict:
     """The repository's params.yaml with `train` applied to every model.
 
     Per-model training lengths (models.<name>.epochs) are dropped, so that train.epochs
-    here decides how long every GAN trains, the labelled slots of a semi-supervised
-    minibatch shrink to TINY_LABELS' (32 would not fit a tiny batch), and ProGAN, whose
+    here decides how long every GAN trains (and per-model batch sizes when `train` sets
+    one: dcgan's and cgan's 32 would not fit a tiny dataset), the labelled slots of a
+    semi-supervised minibatch shrink to TINY_LABELS' (32 would not fit a tiny batch), and
+    ProGAN, whose
     length is its phases' steps, shrinks to TINY_PROGAN.
     """
     from pipeline.config import load_params
@@ -25,6 +27,8 @@ def repo_params(**train) -> dict:
     params = load_params(REPO / "params.yaml")
     for model_params in params["models"].values():
         model_params.pop("epochs", None)
+        if "batch_size" in train:
+            model_params.pop("batch_size", None)
         if "labelled_per_batch" in model_params:  # room for unlabelled images in tiny batches
             model_params["labelled_per_batch"] = TINY_LABELS["labelled_per_batch"]
     params["models"]["progan"].update(TINY_PROGAN)

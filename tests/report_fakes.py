@@ -79,7 +79,15 @@ def write_model(root: Path, name: str, scores: dict | None, seed: int = 0) -> No
     # an 8x8 grid of 28 px with 2 px padding, zoomed x2: what a real samples.png measures
     noise_png(folder / "samples.png", 484, seed)
     (folder / "train.json").write_text(
-        json.dumps({"d_loss": 0.9, "g_loss": 1.4, "steps": 938, "images_per_sec": 812.3})
+        json.dumps(
+            {
+                "d_loss": 0.9,
+                "g_loss": 1.4,
+                "steps": 938,
+                "images_per_sec": 812.3,
+                "seconds_by_part": {"setup": 10.0, "step": 70.0, "fid_probe": 15.0, "total": 100.0},
+            }
+        )
     )
     (folder / "run.json").write_text(
         json.dumps({"mlflow_run_id": f"fake{seed:028d}", "tracking_uri": "sqlite:///none"})

@@ -30,6 +30,11 @@ def test_train_writes_outputs_and_one_mlflow_run(tiny_repo, mlflow_store, capsys
     assert discriminator(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 1)
     summary = json.loads((out / "train.json").read_text())
     assert summary["steps"] == 6 and np.isfinite(summary["d_loss"])
+    parts = summary["seconds_by_part"]  # where the stage's time went (no FID probe: off)
+    assert {"setup", "trace", "step", "input", "checkpoint", "outputs", "total"} <= set(parts)
+    assert "fid_probe" not in parts and min(parts.values()) >= 0
+    total = parts.pop("total")
+    assert sum(parts.values()) == pytest.approx(total, abs=0.01 * len(parts))
     # an 2x2 grid of 28px tiles with 2px padding, scaled up for viewing
     assert Image.open(out / "samples.png").size[0] % 62 == 0
 
@@ -38,6 +43,7 @@ def test_train_writes_outputs_and_one_mlflow_run(tiny_repo, mlflow_store, capsys
     assert run.info.status == "FINISHED"
     assert run.data.params["train.lr"] == "0.0003"
     assert run.data.params["models.dcgan.generator"] == "upsample"
+    assert run.data.params["train.precision_used"] == "float32"  # what train.precision chose
     assert run.data.tags["model"] == "dcgan"
     steps = [m.step for m in client.get_metric_history(run.info.run_id, "d_loss")]
     assert steps == sorted(steps) and len(steps) >= 6

@@ -119,6 +119,8 @@ def test_every_model_of_train_models_has_a_card_and_a_leaderboard_row(repo, caps
     assert "class_accuracy/t-shirt_top" not in page.headers  # per class: on the card
     assert "kid_std" not in page.headers  # a spread is shown beside its score
     assert "\u00b1 0.013" in html
+    # train.json's seconds_by_part as its three largest shares, largest first
+    assert "step 70% \u00b7 fid_probe 15% \u00b7 setup 10%" in html
     out = capsys.readouterr().out
     assert re.search(r"report: wrote reports/index.html \(\d+\.\d\d MB\)", out)
 

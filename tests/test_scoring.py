@@ -97,7 +97,8 @@ def test_evaluator_reference_train_with_fid_then_evaluate(labelled_repo, mlflow_
     out = repo / "models/gan"
     fid_rows = (out / "fid.csv").read_text().splitlines()
     assert fid_rows[0] == "epoch,step,fid200" and len(fid_rows) == 1 + 2  # two epochs
-    assert "fid200" in json.loads((out / "train.json").read_text())
+    summary = json.loads((out / "train.json").read_text())
+    assert "fid200" in summary and summary["seconds_by_part"]["fid_probe"] > 0
     run_id = json.loads((out / "run.json").read_text())["mlflow_run_id"]
 
     assert main(["--no-progress", "evaluate", "--model", "gan"]) == 0

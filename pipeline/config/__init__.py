@@ -82,7 +82,9 @@ class TrainConfig:
     # names are kept, after `parse_train` checked each file against the model.
     models: tuple[str, ...] = ("gan", "dcgan")
     strategy: Literal["auto", "default", "mirrored", "multi_worker"] = "auto"
-    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = "float32"
+    # auto: mixed_bfloat16 where the hardware computes in bf16, float32 elsewhere
+    # (pipeline.training.distribute.resolve_precision; the run logs what it chose)
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "float32"
     jit_compile: bool = False
     # Ops TensorFlow runs at once (TF_NUM_INTEROP_THREADS, set by the CLI before TensorFlow
     # starts, for every command). 1: a step's independent ops (the real and the fake

@@ -7,7 +7,8 @@ Outputs (dvc.yaml declares them):
     models/NAME/loss_curves.png   losses and D's mean outputs over the steps
     models/NAME/history.csv       the same numbers, drawn by `dvc plots show`
     models/NAME/train.json        final losses, in-training FID, throughput, wall-clock seconds
-                                  (`dvc metrics show`)
+                                  and where they went (`seconds_by_part`, pipeline.training.
+                                  timing) (`dvc metrics show`)
     models/NAME/fid.csv           the in-training FID per epoch (train.fid_every)
     models/NAME/run.json          the MLflow run id, which `evaluate` logs its scores to
 The MLflow run also records the data file it trained on as its input (runs.training_data).
@@ -41,48 +42,35 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
         MlflowTracker,
         logging_after_training,
         run_tags,
-        training_data,
     )
     from pipeline.training.distribute import is_chief
+    from pipeline.training.timing import Timings
     from pipeline.training.tracker import NullTracker
 
-    run = resolve_run(load_params(params_path), model)
-    task = task_for(run)
-    images = task.train_images
-    out = model_dir(model)
-    checkpoint_dir = out / "checkpoints"
-    chief = is_chief()  # only the chief of a multi-worker cluster writes or deletes files
-    store = CheckpointStore(checkpoint_dir, run.fingerprint(), writable=chief)
-    previous = _resume_point(store, model) if chief else None
-
-    probe = make_fid_probe(run, chief, task)  # before the MLflow run: no evaluator, no run
+    stage_started = time.monotonic()
+    timings = Timings()
+    with timings.part("setup"):
+        run = resolve_run(load_params(params_path), model)
+        task = task_for(run)
+        images = task.train_images
+        out = model_dir(model)
+        checkpoint_dir = out / "checkpoints"
+        chief = is_chief()  # only the chief of a multi-worker cluster writes or deletes files
+        store = CheckpointStore(checkpoint_dir, run.fingerprint(), writable=chief)
+        previous = _resume_point(store, model) if chief else None
+        probe = make_fid_probe(run, chief, task)  # before the MLflow run: no evaluator, no run
     tracker = NullTracker()
     if chief:
-        tracker = MlflowTracker(
-            experiment=experiment_name(run.data.dataset),
-            run_name=model,
-            tags=run_tags(model, {"dataset": run.data.dataset}),
-            run_id=previous.extra.get("mlflow_run_id") if previous else None,
-        )
+        with timings.part("setup"):  # once per run: counted apart from the per-step logging
+            tracker = MlflowTracker(
+                experiment=experiment_name(run.data.dataset),
+                run_name=model,
+                tags=run_tags(model, {"dataset": run.data.dataset}),
+                run_id=previous.extra.get("mlflow_run_id") if previous else None,
+            )
     try:
-        if previous is not None:  # a tag, not a param: a run resumed twice updates it
-            tracker.set_tags({"resumed_from": str(previous.step)})
-        tracker.log_params(
-            {
-                **run.flat_params(),
-                "objective": objective_name(run),
-                "stabilizers": get_family(model).stabilizers_of(run.train),
-                "generator.averaged": bool(run.train.ema),
-                "data.image_shape": list(images.shape[1:]),
-                "data.train_images": len(images),
-                **_label_params(task.train_labels),
-            }
-        )
-        if chief:  # hashing the data file is for the run's record only
-            data_file = get_family(model).inputs.data_file(run.data)
-            tracker.log_input(training_data(run.data, data_file))
-        if task.train_labels is not None and 0 < len(task.train_labels.labelled) < len(images):
-            tracker.log_dict(_labelled_subset(run, task.train_labels), "labelled_subset.json")
+        with timings.part("setup"):
+            _log_run_inputs(run, task, tracker, previous, chief)
         from pipeline.training.loop import train
 
         started = time.monotonic()
@@ -95,6 +83,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
             fid_probe=probe,
             preview=task.preview,
             labels=task.train_labels,
+            timings=timings,
         )
         if chief and result.resumed_from != (previous.step if previous else 0):
             # the loop fell back further: a checkpoint that passed the checks did not load
@@ -102,26 +91,71 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
         # wall-clock seconds of this process's training (FID probes and checkpoints included;
         # a resumed run counts from its resume): train.json's `seconds`, the report's time
         extra = {"seconds": round(time.monotonic() - started, 1)}
-        extra |= _baseline_scores(run, task, progress) if chief else {}
-        summary = write_outputs(run, result, out, tracker.run_id, task, extra) if chief else {}
-        # The losses and FIDs are in MLflow already, point by point; only the throughput and
-        # the baseline are new (logging the summary's epoch means again would add a second
-        # point at the last step).
-        new = {k: v for k, v in summary.items() if k == "images_per_sec" or k in extra}
-        # The outputs are written: a store failing now says so, and how to log them later.
-        with logging_after_training(model, out):
-            if new:
-                tracker.log_metrics(new, result.steps)
-            for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
-                tracker.log_artifact(out / name)
-            tracker.log_generator(to_builtin(result.generator))
-            tracker.finish("FINISHED")
+        if chief:
+            with timings.part("baseline"):
+                extra |= _baseline_scores(run, task, progress)
+        with timings.part("outputs"):
+            summary = write_outputs(run, result, out, tracker.run_id, task, extra) if chief else {}
+            # The losses and FIDs are in MLflow already, point by point; only the throughput
+            # and the baseline are new (logging the summary's epoch means again would add a
+            # second point at the last step).
+            new = {k: v for k, v in summary.items() if k == "images_per_sec" or k in extra}
+            # The outputs are written: a store failing now says so, and how to log them later.
+            with logging_after_training(model, out):
+                if new:
+                    tracker.log_metrics(new, result.steps)
+                for name in ("samples.png", "loss_curves.png", "history.csv", "fid.csv"):
+                    tracker.log_artifact(out / name)
+                tracker.log_generator(to_builtin(result.generator))
+                tracker.finish("FINISHED")
     except BaseException:
         tracker.finish("FAILED")  # nothing to do when it was the store that failed
         raise
     if chief:
         store.clear()
+        # written again with where this process's time went, now that all of it is known
+        summary["seconds_by_part"] = _seconds_by_part(timings, time.monotonic() - stage_started)
+        write_json(summary, out / "train.json")
     return summary
+
+
+def _seconds_by_part(timings, wall_seconds: float) -> dict[str, float]:
+    """train.json's `seconds_by_part`: every part that ran, `other` (imports, what no part
+    covers) and `total`, the process's wall time from the stage's start."""
+    parts = timings.rounded()
+    other = max(wall_seconds - sum(timings.seconds.values()), 0.0)
+    return parts | {"other": round(other, 2), "total": round(wall_seconds, 2)}
+
+
+def _log_run_inputs(run: RunConfig, task, tracker, previous, chief: bool) -> None:
+    """The run's params (and the precision `auto` chose), data file and labelled subset
+    in MLflow."""
+    from pipeline.tracking.runs import training_data
+    from pipeline.training.distribute import resolve_precision
+
+    images, model = task.train_images, run.model
+    precision, why = resolve_precision(run.train.precision)
+    if run.train.precision == "auto" and chief:
+        print(f"train@{model}: train.precision auto -> {precision} ({why})")
+    if previous is not None:  # a tag, not a param: a run resumed twice updates it
+        tracker.set_tags({"resumed_from": str(previous.step)})
+    tracker.log_params(
+        {
+            **run.flat_params(),
+            "objective": objective_name(run),
+            "stabilizers": get_family(model).stabilizers_of(run.train),
+            "generator.averaged": bool(run.train.ema),
+            "train.precision_used": precision,
+            "data.image_shape": list(images.shape[1:]),
+            "data.train_images": len(images),
+            **_label_params(task.train_labels),
+        }
+    )
+    if chief:  # hashing the data file is for the run's record only
+        data_file = get_family(model).inputs.data_file(run.data)
+        tracker.log_input(training_data(run.data, data_file))
+    if task.train_labels is not None and 0 < len(task.train_labels.labelled) < len(images):
+        tracker.log_dict(_labelled_subset(run, task.train_labels), "labelled_subset.json")
 
 
 def _resume_point(store: CheckpointStore, model: str) -> Checkpoint | None:

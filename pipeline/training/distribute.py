@@ -61,11 +61,44 @@ def is_chief() -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes in bfloat16 natively (AVX512_BF16 or AMX-BF16 in its flags:
+    oneDNN uses them); without, bfloat16 is emulated and slower than float32."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as handle:
+                cpuinfo = handle.read()
+        except OSError:  # not Linux: no way to tell, so no
+            return False
+    flags = {
+        flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()
+    }
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(name: str) -> tuple[str, str]:
+    """(the policy `train.precision` stands for on this machine, why): `auto` is
+    mixed_bfloat16 on a GPU of compute capability 8.0 or more (Ampere on) or, without a
+    GPU, on a CPU with native bf16 (cpu_has_bf16), else float32. Any other name is itself."""
+    if name != "auto":
+        return name, "set in params"
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+        if capability and tuple(capability) >= (8, 0):
+            return "mixed_bfloat16", f"GPU compute capability {capability[0]}.{capability[1]}"
+        return "float32", "GPU without bfloat16 units (compute capability below 8.0)"
+    if cpu_has_bf16():
+        return "mixed_bfloat16", "CPU with AVX512_BF16/AMX-BF16"
+    return "float32", "CPU without native bfloat16"
+
+
 @contextlib.contextmanager
 def precision_policy(name: str):
-    """Keras' dtype policy is process-wide; set it for one build and put it back after."""
+    """Keras' dtype policy is process-wide; set it for one build and put it back after.
+    `auto` is resolved for this machine (resolve_precision)."""
     previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
+    keras.mixed_precision.set_global_policy(resolve_precision(name)[0])
     try:
         yield
     finally:

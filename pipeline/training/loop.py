@@ -33,6 +33,7 @@ from pipeline.training.distribute import is_chief, make_strategy, precision_poli
 from pipeline.training.ema import AveragedGenerator
 from pipeline.training.phases import PhasePlan, phase_plan
 from pipeline.training.state import gan_state, restore, snapshot
+from pipeline.training.timing import Timings
 from pipeline.training.tracker import NullTracker
 
 
@@ -61,6 +62,7 @@ class TrainResult:
     images_per_sec: float = float("nan")
     seconds: float = 0.0
     resumed_from: int = 0
+    timings: Timings = field(default_factory=Timings)
 
 
 class _Window:
@@ -98,6 +100,7 @@ def train(
     fid_probe: FidProbe | None = None,
     preview: Callable[[object], np.ndarray] | None = None,
     labels: TrainingLabels | None = None,
+    timings: Timings | None = None,
 ) -> TrainResult:
     """Train one GAN on uint8 `images` [N, H, W, C]; resumes from `checkpoint_dir`.
 
@@ -106,9 +109,11 @@ def train(
     last history row (and the checkpoint written right after it), MLflow and the
     callbacks. `preview(generator)` draws the per-epoch picture MLflow keeps (default: the
     family's input kind draws it). A label-aware family (cgan, sgan, catgan) needs the
-    `labels` it sees (pipeline.data.labels).
+    `labels` it sees (pipeline.data.labels). `timings` (pipeline.training.timing) gets
+    the seconds of each part of the loop; the result carries them.
     """
     tracker = tracker or NullTracker()
+    timings = timings or Timings()
     cfg = run.train
     family = get_family(run.model)
     strategy = strategy or make_strategy(cfg.strategy)
@@ -120,20 +125,28 @@ def train(
     store = CheckpointStore(checkpoint_dir, run.fingerprint(), writable=chief)
 
     with precision_policy(cfg.precision):
-        num_classes = labels.num_classes if labels else 0
-        gan = build_compiled_gan(
-            run, images.shape[1:], strategy, num_classes, phases.schedule_names()
-        )
-        loop = _Loop(run, gan, strategy, phases, tracker, chief)
-        checkpoint, saved = _resume_point(store)
-        if checkpoint is not None:
-            loop.resume(checkpoint, saved)
+        with timings.part("setup"):
+            num_classes = labels.num_classes if labels else 0
+            gan = build_compiled_gan(
+                run, images.shape[1:], strategy, num_classes, phases.schedule_names()
+            )
+            loop = _Loop(run, gan, strategy, phases, tracker, chief, timings)
+            checkpoint, saved = _resume_point(store)
+            if checkpoint is not None:
+                loop.resume(checkpoint, saved)
 
         def save_checkpoint() -> None:
             if chief:
-                store.save(loop.step, snapshot(loop.state), loop.extra_state())
+                with timings.part("checkpoint"):
+                    store.save(loop.step, snapshot(loop.state), loop.extra_state())
             for callback in callbacks:
                 callback.on_checkpoint(loop.step)
+
+        def log_picture(name: str) -> None:
+            with timings.part("preview"):
+                picture = preview(loop.generator)
+            with timings.part("tracking"):
+                tracker.log_image(picture, name)
 
         preview = preview or default_preview(run, images, labels)
         augment = family.augmentation(run, tuple(images.shape[1:])) if family.augmentation else None
@@ -148,20 +161,23 @@ def train(
         )
         while loop.step < phases.total_steps:
             epoch, offset = divmod(loop.step, plan.steps_per_epoch)
-            loop.enter_phase_at(loop.step)
+            with timings.part("setup"):  # a new phase grows the networks
+                loop.enter_phase_at(loop.step)
             phase_end = phases.bounds(loop.phase)[1]
-            dataset = training_dataset(
-                images,
-                plan,
-                seed=cfg.seed,
-                latent_dim=cfg.latent_dim,
-                epoch=epoch,
-                first_step_in_epoch=offset,
-                augment=augment,
-                labels=labels,
-                draws=gan.draws,
-            )
-            for batch in _distribute(dataset, strategy):
+            with timings.part("input"):
+                dataset = training_dataset(
+                    images,
+                    plan,
+                    seed=cfg.seed,
+                    latent_dim=cfg.latent_dim,
+                    epoch=epoch,
+                    first_step_in_epoch=offset,
+                    augment=augment,
+                    labels=labels,
+                    draws=gan.draws,
+                )
+                batches = iter(_distribute(dataset, strategy))
+            for batch in _timed_batches(batches, timings):
                 values = loop.run_step(batch, plan.images_per_step)
                 _check_finite(values, loop.step, store, run.model)
                 bar.update(1)
@@ -175,18 +191,22 @@ def train(
                     bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()}, refresh=False)
                 probe_due = epoch_end and cfg.fid_every and (epoch + 1) % cfg.fid_every == 0
                 if fid_probe and (probe_due or phase_done):
-                    loop.history[-1][fid_probe.key] = fid_probe(loop.generator)
-                    tracker.log_metrics({fid_probe.key: loop.history[-1][fid_probe.key]}, loop.step)
+                    with timings.part("fid_probe"):
+                        loop.history[-1][fid_probe.key] = fid_probe(loop.generator)
+                    with timings.part("tracking"):
+                        fid = {fid_probe.key: loop.history[-1][fid_probe.key]}
+                        tracker.log_metrics(fid, loop.step)
                 if phase_done:  # MLflow keeps each phase's last picture
-                    name = f"samples/phase_{loop.phase + 1}_{phases.phases[loop.phase].name}.png"
-                    tracker.log_image(preview(loop.generator), name)
+                    log_picture(
+                        f"samples/phase_{loop.phase + 1}_{phases.phases[loop.phase].name}.png"
+                    )
                 if loop.step % cfg.checkpoint_every == 0 or epoch_end or phase_done:
                     save_checkpoint()
                 if phase_done or loop.step >= phases.total_steps:
                     break  # enter the next phase (the epoch goes on from this step) or stop
             if loop.step % plan.steps_per_epoch and loop.step < phases.total_steps:
                 continue  # a phase ended inside the epoch
-            tracker.log_image(preview(loop.generator), f"samples/epoch_{epoch + 1:03d}.png")
+            log_picture(f"samples/epoch_{epoch + 1:03d}.png")
             epoch_values = {k: v for k, v in loop.history[-1].items() if k.startswith("fid")}
             for callback in callbacks:
                 callback.on_epoch_end(epoch + 1, epoch_values)
@@ -199,9 +219,11 @@ class _Loop:
     in, the logging window, the history, the averaged generator and the named variables
     a checkpoint holds."""
 
-    def __init__(self, run, gan, strategy, phases: PhasePlan, tracker, chief: bool):
+    def __init__(
+        self, run, gan, strategy, phases: PhasePlan, tracker, chief: bool, timings: Timings
+    ):
         self.run, self.gan, self.strategy, self.phases = run, gan, strategy, phases
-        self.tracker, self.chief = tracker, chief
+        self.tracker, self.chief, self.timings = tracker, chief, timings
         self.step = self.resumed_from = 0
         self.phase = -1  # none entered yet
         self.history: list[dict] = []
@@ -273,8 +295,10 @@ class _Loop:
             layer.value.assign(schedule[layer.schedule])
         started = time.perf_counter()
         values = {k: float(v) for k, v in self._train_step(batch).items()}
+        seconds = time.perf_counter() - started
+        self.timings.add("trace" if traced else "step", seconds)
         if not traced:  # the first step of a process or a new phase includes tracing
-            self.timed_seconds += time.perf_counter() - started
+            self.timed_seconds += seconds
             self.timed_images += images_per_step
         self.step += 1
         self.window.add({**values, **schedule})
@@ -285,15 +309,33 @@ class _Loop:
         several = len(self.phases.phases) > 1
         phase = {"phase": self.phases.phases[self.phase].name} if several else {}
         self.history.append({"step": self.step, "epoch": epoch, **phase, **means})
-        self.tracker.log_metrics(means, self.step)
+        with self.timings.part("tracking"):
+            self.tracker.log_metrics(means, self.step)
         return means
 
     def result(self) -> TrainResult:
         seconds = self.timed_seconds
         rate = self.timed_images / seconds if seconds > 0 else float("nan")
         return TrainResult(
-            self.gan, self.step, self.generator, self.history, rate, seconds, self.resumed_from
+            self.gan,
+            self.step,
+            self.generator,
+            self.history,
+            rate,
+            seconds,
+            self.resumed_from,
+            self.timings,
         )
+
+
+def _timed_batches(batches, timings: Timings):
+    """The batches of `batches`, the wait for each counted as `input`."""
+    while True:
+        with timings.part("input"):
+            batch = next(batches, None)
+        if batch is None:
+            return
+        yield batch
 
 
 def _resume_point(store: CheckpointStore) -> tuple[Checkpoint | None, dict[str, np.ndarray]]:

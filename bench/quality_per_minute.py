@@ -1,0 +1,271 @@
+"""Quality per minute: each GAN's fid2k against the wall-clock minutes of its training.
+
+For `--model` (any latent or label-aware family) and each `--variant`, it trains through the
+project's own loop (pipeline.training.loop.train: the same step, input pipeline and
+checkpoints as `dvc repro`) for `--minutes` of training time, and every `--probe-images`
+real images (that many divided by the variant's batch size x k_steps, in steps) scores
+the generator the run keeps (the averaged one with train.ema): fid2k, the FID of 2000
+samples against the test split's features on the project's evaluator (the
+in-training probe, `train.fid_samples`), and for a conditional family its
+`conditional_accuracy` on the same samples. The probes are the bench's own work and are
+not counted: the minutes are those of setup, tracing, steps, input and checkpoints
+(pipeline.training.timing), what a run of that length costs in `dvc repro` bar its
+per-epoch pictures and final outputs. Probing works by making each epoch that many steps
+long (train.steps_per_epoch): each such epoch draws a fresh random permutation of the
+training split, which is statistically what a full epoch's slice of it is.
+
+A variant is `NAME:KEY=VALUE,KEY=VALUE` over params.yaml (`default` or `NAME:` alone is
+params.yaml as it is). For each it prints the curve and where it flattens: the first
+probe whose fid2k is within `--flat` (default 5%) of the best fid2k the whole curve
+reaches, i.e. the budget beyond which more minutes buy less than that, and with `--goal`
+(e.g. `conditional_accuracy>=0.85`) the first probe that meets the family's own goal. Results go to
+`--out` (JSON, appended per variant, so runs of different variants accumulate) and a
+picture of every stored curve of the model beside it (.png).
+
+    .venv/bin/python bench/quality_per_minute.py --model dcgan --minutes 8 \
+        --variant default --variant batch64:train.batch_size=64 \
+        --variant bf16:train.precision=mixed_bfloat16
+
+Needs data/raw/dataset.npz and models/evaluator, models/reference (`dvc repro reference`).
+The times are this machine's: the output names its CPU and AVX-512 flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loss_table import cpu_flags, cpu_name
+
+REPO = Path(__file__).resolve().parent.parent
+NOT_COUNTED = ("fid_probe", "preview", "tracking")  # the bench's probes and pictures
+
+
+class BudgetSpent(Exception):
+    """Raised by the probe once the variant's minutes are used up."""
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, object]]:
+    name, _, body = text.partition(":")
+    overrides = {}
+    for item in filter(None, body.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--variant {text!r}: {item!r} is not KEY=VALUE")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return name, overrides
+
+
+def variant_params(params: dict, model: str, overrides: dict, probe_images: int) -> dict:
+    """params.yaml with the overrides, a long run of epochs of `probe_images` real images,
+    no probe of its own (the bench probes)."""
+    from pipeline.gans.families import resolve_run
+
+    out = json.loads(json.dumps(params))
+    for key, value in overrides.items():
+        *path, last = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    own = out.setdefault("models", {}).setdefault(model, {}) or {}
+    out["models"][model] = own
+    # a models.<name> value would win over train.*: the variant's train.* keys go there too
+    for key, value in overrides.items():
+        if key.startswith("train."):
+            own[key.split(".", 1)[1]] = value
+    cfg = resolve_run(json.loads(json.dumps(out)), model).train
+    probe_steps = max(probe_images // (cfg.batch_size * cfg.k_steps), 1)
+    own.update(epochs=100000, steps_per_epoch=probe_steps)
+    out["train"]["fid_every"] = 1  # the bench's probe runs at each (short) epoch's end
+    return out
+
+
+class CurveProbe:
+    """Called by the loop at each epoch's end: scores the generator and stamps the time."""
+
+    key = "fid2k"
+
+    def __init__(self, run, task, timings, minutes: float, samples: int):
+        from pipeline.scoring.evaluator import load_embedder
+        from pipeline.scoring.reference import Reference
+
+        self.run, self.task, self.timings = run, task, timings
+        self.embedder, self.reference = load_embedder(500), Reference.load()
+        self.minutes, self.samples = minutes, samples
+        self.points: list[dict] = []
+        self.steps = 0
+
+    def train_minutes(self) -> float:
+        counted = sum(s for p, s in self.timings.seconds.items() if p not in NOT_COUNTED)
+        return counted / 60
+
+    def __call__(self, generator) -> float:
+        from pipeline.scoring.metrics.labels import conditional_scores
+        from pipeline.scoring.probe import fid
+
+        minutes = self.train_minutes()
+        self.steps += self.run.train.steps_per_epoch
+        images = self.task.images(generator, self.samples, seed=0)
+        embedding = self.embedder(images)
+        point = {
+            "step": self.steps,
+            "minutes": round(minutes, 3),
+            "fid2k": float(fid(embedding.features, self.reference)),
+        }
+        if hasattr(self.task, "requested_labels") and embedding.classes:
+            requested = self.task.requested_labels(len(images))
+            scores = conditional_scores(embedding.probabilities, requested, self.task.class_names)
+            point["conditional_accuracy"] = round(float(scores["conditional_accuracy"]), 4)
+        self.points.append(point)
+        accuracy = point.get("conditional_accuracy")
+        extra = f"  conditional_accuracy {accuracy:.3f}" if accuracy is not None else ""
+        print(f"  step {self.steps:6d}  {minutes:6.2f} min  fid2k {point['fid2k']:7.2f}{extra}")
+        if minutes >= self.minutes:
+            raise BudgetSpent
+        return point["fid2k"]
+
+
+def run_variant(params: dict, model: str, minutes: float, samples: int) -> list[dict]:
+    from pipeline.gans.families import resolve_run
+    from pipeline.gans.inputs import task_for
+    from pipeline.training.loop import train
+    from pipeline.training.timing import Timings
+
+    run = resolve_run(params, model)
+    task = task_for(run)
+    timings = Timings()
+    probe = CurveProbe(run, task, timings, minutes, samples)
+    with (
+        tempfile.TemporaryDirectory(prefix="qpm-") as checkpoints,
+        contextlib.suppress(BudgetSpent),
+    ):
+        train(
+            run,
+            task.train_images,
+            checkpoint_dir=Path(checkpoints),
+            progress=False,
+            fid_probe=probe,
+            labels=task.train_labels,
+            timings=timings,
+        )
+    return probe.points
+
+
+def flat_point(points: list[dict], flat: float) -> dict:
+    """The first point within `flat` (a share) of the curve's best fid2k."""
+    best = min(p["fid2k"] for p in points)
+    return next(p for p in points if p["fid2k"] <= best * (1 + flat))
+
+
+def goal_point(points: list[dict], goal: str | None) -> dict | None:
+    """The first point meeting `goal` ("conditional_accuracy>=0.85"), or None."""
+    if not goal:
+        return None
+    key, _, bound = goal.partition(">=")
+    return next((p for p in points if p.get(key.strip(), float("-inf")) >= float(bound)), None)
+
+
+def draw(records: list[dict], model: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for record in records:
+        xs = [p["minutes"] for p in record["points"]]
+        ys = [p["fid2k"] for p in record["points"]]
+        ax.plot(xs, ys, marker=".", label=record["variant"])
+    ax.set_xlabel("training minutes (probes not counted)")
+    ax.set_ylabel("fid2k (lower is better)")
+    flags = records[0]["cpu_flags"]
+    kind = flags  # "AVX2 only"
+    if "avx512f" in flags:
+        kind = "AVX-512 + BF16" if "avx512_bf16" in flags else "AVX-512"
+    ax.set_title(f"{model}: quality per minute, 2-core CPU ({kind})", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,...")
+    parser.add_argument("--minutes", type=float, default=8.0)
+    parser.add_argument("--probe-images", type=int, default=12800)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument("--flat", type=float, default=0.05)
+    parser.add_argument("--goal", help="the family's own goal, e.g. conditional_accuracy>=0.85")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--out", default="bench/results/quality_per_minute.json")
+    args = parser.parse_args()
+    os.chdir(REPO)
+    params = yaml.safe_load(Path(args.params).read_text())
+    from pipeline.config import runtime_environment
+
+    for key, value in runtime_environment(params).items():  # as the CLI does, before TF starts
+        os.environ.setdefault(key, value)
+    out = Path(args.out)
+    stored = json.loads(out.read_text()) if out.is_file() else []
+    for text in args.variant or ["default"]:
+        name, overrides = parse_variant(text)
+        print(f"{args.model} / {name} {overrides or ''}: {args.minutes} min", flush=True)
+        started = time.monotonic()
+        points = run_variant(
+            variant_params(params, args.model, overrides, args.probe_images),
+            args.model,
+            args.minutes,
+            args.samples,
+        )
+        flat = flat_point(points, args.flat)
+        print(
+            f"{args.model} / {name}: best fid2k {min(p['fid2k'] for p in points):.2f}; within "
+            f"{args.flat:.0%} of it from {flat['minutes']:.1f} min (step {flat['step']}); "
+            f"wall {(time.monotonic() - started) / 60:.1f} min with probes",
+            flush=True,
+        )
+        met = goal_point(points, args.goal)
+        if args.goal:
+            print(
+                f"{args.model} / {name}: {args.goal} "
+                + (f"met at {met['minutes']:.1f} min (step {met['step']})" if met else "not met"),
+                flush=True,
+            )
+        record = {
+            "model": args.model,
+            "variant": name,
+            "overrides": overrides,
+            "minutes": args.minutes,
+            "probe_images": args.probe_images,
+            "samples": args.samples,
+            "date": str(date.today()),
+            "cpu": cpu_name(),
+            "cpu_flags": cpu_flags(),
+            "points": points,
+            "flat_from": flat,
+            "goal": args.goal,
+            "goal_met_at": met,
+        }
+        stored = [r for r in stored if (r["model"], r["variant"]) != (args.model, name)]
+        stored.append(record)
+        out.write_text(json.dumps(stored, indent=1) + "\n")
+    mine = [r for r in stored if r["model"] == args.model]
+    draw(mine, args.model, out.with_name(f"quality_per_minute_{args.model}.png"))
+
+
+if __name__ == "__main__":
+    main()
