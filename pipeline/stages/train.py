@@ -91,7 +91,7 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
         # wall-clock seconds of this process's training (FID probes and checkpoints included;
         # a resumed run counts from its resume): train.json's `seconds`, the report's time
         extra = {"seconds": round(time.monotonic() - started, 1)}
-        if chief:
+        if chief and getattr(task, "sees_labels", False):  # sgan's supervised-only model
             with timings.part("baseline"):
                 extra |= _baseline_scores(run, task, progress)
         with timings.part("outputs"):
@@ -193,9 +193,7 @@ def _labelled_subset(run: RunConfig, labels) -> dict:
 
 def _baseline_scores(run: RunConfig, task, progress: bool) -> dict:
     """baseline_accuracy of a semi-supervised classifier family (pipeline.training.baseline), and
-    how many labelled images both it and the GAN saw."""
-    if not getattr(task, "sees_labels", False):  # a classifier family's task with labels
-        return {}
+    how many labelled images both it and the GAN saw (for a task that `sees_labels`)."""
     from pipeline.scoring.metrics.labels import accuracy
     from pipeline.training.baseline import train_baseline
 
