@@ -112,10 +112,14 @@ def train_command(params_path: Path, model: str, progress: bool = True) -> dict:
         tracker.finish("FAILED")  # nothing to do when it was the store that failed
         raise
     if chief:
-        store.clear()
-        # written again with where this process's time went, now that all of it is known
+        # written again with where this process's time went, now that all of it is known;
+        # before the checkpoints go, so a failed write can be mended by running again
         summary["seconds_by_part"] = _seconds_by_part(timings, time.monotonic() - stage_started)
-        write_json(summary, out / "train.json")
+        try:
+            write_json(summary, out / "train.json")
+        except OSError as error:
+            raise _storage_error(out, error) from error
+        store.clear()
     return summary
 
 
@@ -217,11 +221,15 @@ def write_outputs(
     try:
         return _write_outputs(run, result, out, run_id, task, extra)
     except OSError as error:  # each file is whole or absent; the checkpoints are kept
-        raise StorageError(
-            f"cannot write the outputs in {out} ({error.strerror or error}); free space there "
-            "(or make it writable) and run the same command again: it resumes from the last "
-            "checkpoint"
-        ) from error
+        raise _storage_error(out, error) from error
+
+
+def _storage_error(out: Path, error: OSError) -> StorageError:
+    return StorageError(
+        f"cannot write the outputs in {out} ({error.strerror or error}); free space there "
+        "(or make it writable) and run the same command again: it resumes from the last "
+        "checkpoint"
+    )
 
 
 def _write_outputs(
