@@ -1,6 +1,7 @@
 """gan-zoo: a declarative pipeline that trains, scores and tracks a zoo of Keras GANs.
 
-Importing `pipeline` is all `keras.saving.load_model` needs to load a saved generator.
+A saved generator is made of built-in Keras layers (`keras.saving.load_model` needs nothing
+of this package), but StyleGAN's: import `pipeline.gans.blocks.style` before loading it.
 """
 
 import os

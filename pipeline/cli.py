@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="cgan: the class to draw, by name or index (e.g. sneaker or 7)",
     )
+    sample.add_argument(
+        "--truncation",
+        type=float,
+        default=1.0,
+        metavar="PSI",
+        help="the truncation trick: draw w_avg + PSI (w - w_avg) (StyleGAN's running mean of "
+        "w; z scaled by PSI for a generator without a mapping network); 1 = off (default)",
+    )
+
+    _explore_parser(commands)
 
     retrain = commands.add_parser(
         "retrain",
@@ -197,6 +207,95 @@ def _parser() -> argparse.ArgumentParser:
         help="what the input is (default auto: a two-tone picture is a drawing)",
     )
     return parser
+
+
+def _explore_parser(commands) -> None:
+    explore = commands.add_parser(
+        "explore",
+        help="pictures of a latent generator's space: interpolation, vector arithmetic, "
+        "style mixing, truncation",
+        description="Draw one picture of a trained latent generator (every model but "
+        "pix2pix) from latents drawn with --seed, and log it to the MLflow run that trained "
+        "it (artifacts explore/). interpolate: --rows pairs, --steps columns each, linear "
+        "in z, then spherical in z (StyleGAN: linear in w); arithmetic: A - B + C of the "
+        "mean latents the evaluator classes as A, B and C (not cgan); mixing (StyleGAN): "
+        "coarse styles from the rows' latents, fine ones from the columns'; truncation: "
+        "each row's latent at each --psi (see docs/explore.md).",
+    )
+    explore.add_argument("--model", required=True, help="model name, e.g. stylegan or dcgan")
+    explore.add_argument(
+        "--what",
+        required=True,
+        choices=("interpolate", "arithmetic", "mixing", "truncation"),
+        help="the picture",
+    )
+    explore.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output PNG file (not a folder; missing folders are created)",
+    )
+    explore.add_argument("--seed", type=int, default=0, help="latent seed, >= 0 (default 0)")
+    explore.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="interpolate: pairs of latents (two rows each); mixing, truncation: latents, "
+        "one per row (default 4)",
+    )
+    explore.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="interpolate: columns, ends included, >= 3 (default 8)",
+    )
+    explore.add_argument(
+        "--columns", type=int, default=None, help="mixing: the latents of the columns (default 4)"
+    )
+    explore.add_argument(
+        "--crossover",
+        type=int,
+        default=None,
+        metavar="K",
+        help="mixing: the style layers below K come from the rows' latents, the rest from "
+        "the columns' (0..L; default L // 2)",
+    )
+    explore.add_argument(
+        "--psi",
+        default=None,
+        metavar="LIST",
+        help="truncation: the columns' psi, comma-separated (default 1,0.7,0.5,0)",
+    )
+    explore.add_argument(
+        "--expr",
+        default=None,
+        metavar="'A - B + C'",
+        help="arithmetic: three class names (default 'sneaker - ankle_boot + sandal')",
+    )
+    explore.add_argument(
+        "--pool",
+        type=int,
+        default=None,
+        help="arithmetic: latents drawn and classified to find A, B and C (default 2000)",
+    )
+    explore.add_argument(
+        "--confidence",
+        type=float,
+        default=None,
+        help="arithmetic: the evaluator's least probability of a class member (default 0.9)",
+    )
+    explore.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="arithmetic: members averaged per class, at most (default 8)",
+    )
+    explore.add_argument(
+        "--label",
+        default=None,
+        help="cgan, interpolate and truncation: the class of every row, by name or index "
+        "(default: row i draws class i mod K)",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -272,8 +371,11 @@ def run(args: argparse.Namespace) -> None:
             args.columns,
             args.label,
             model_uri=args.model_uri,
+            truncation=args.truncation,
         )
         print(f"wrote {out}")
+    elif args.command == "explore":
+        _explore(args)
     elif args.command == "retrain":
         from pipeline.tracking.retrain import retrain_command
 
@@ -303,6 +405,30 @@ def _report(args: argparse.Namespace) -> None:
     print(f"report: wrote {out} ({size / 1e6:.2f} MB)")
     if args.screenshot is not None:
         print(f"report: wrote {args.screenshot}")
+
+
+def _explore(args: argparse.Namespace) -> None:
+    from pipeline.gans.families import check_model_name
+    from pipeline.stages.explore import ExploreOptions, explore_command
+
+    check_model_name(args.model)
+    options = ExploreOptions(
+        seed=args.seed,
+        rows=args.rows,
+        steps=args.steps,
+        columns=args.columns,
+        crossover=args.crossover,
+        psi=args.psi,
+        expr=args.expr,
+        pool=args.pool,
+        confidence=args.confidence,
+        per_class=args.per_class,
+        label=args.label,
+    )
+    explored = explore_command(args.params, args.model, args.what, args.out, options)
+    for note in explored.notes:
+        print(f"explore@{args.model}: {note}")
+    print(f"wrote {explored.out}")
 
 
 def _summary(values: dict) -> str:

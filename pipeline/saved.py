@@ -142,7 +142,7 @@ def load_keras(path: Path, maker: Maker):
     """A saved Keras model; missing or damaged, a one-line DataError naming `maker`."""
     import keras
 
-    import pipeline  # noqa: F401  (registers the project's custom layers)
+    import pipeline  # noqa: F401  (its environment settings; StyleGAN's layers: see load_generator)
 
     path = Path(path)
     if not path.is_file():
@@ -160,13 +160,25 @@ def load_keras(path: Path, maker: Maker):
 
 
 def load_generator(model: str):
-    """The trained generator of `model`, with a one-line error naming the stage to run."""
+    """The trained generator of `model`, with a one-line error naming the stage to run.
+
+    StyleGAN's generator has custom layers: a caller that may load one imports
+    `pipeline.gans.blocks.style` first (evaluate, sample, explore, the registry do; kept
+    out of this module so that the stages that load no generator do not depend on it)."""
     return load_keras(model_dir(model) / "generator.keras", trained(model))
 
 
 def load_discriminator(model: str):
     """The trained discriminator of `model` (sgan/catgan: the classifier)."""
     return load_keras(model_dir(model) / "discriminator.keras", trained(model))
+
+
+def training_run_id(model: str) -> str | None:
+    """The MLflow run that trained `model` (models/MODEL/run.json), if there is one."""
+    run_file = model_dir(model) / "run.json"
+    if not run_file.is_file():
+        return None
+    return read_json(run_file, trained(model)).get("mlflow_run_id")
 
 
 # --- writing outputs: each atomically (a temp file beside it, then a rename) -------------

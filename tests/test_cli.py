@@ -99,12 +99,22 @@ def test_sample_command_draws_n_images(tiny_repo, capsys):
     )
     np.testing.assert_array_equal(first, np.asarray(Image.open(target)))  # same seed, same picture
 
+    # truncation 0 draws every sample at the mean latent: six equal tiles
+    assert main(["sample", "--model", "gan", "-n", "6", "--columns", "3", "--truncation", "0",
+                 "--out", str(target)]) == 0  # fmt: skip
+    tiles = np.asarray(Image.open(target))[::scale, ::scale]  # back to 1 px per pixel
+    tile = [
+        tiles[2 + r * 30 : 30 + r * 30, 2 + c * 30 : 30 + c * 30] for r in (0, 1) for c in (0, 1, 2)
+    ]
+    assert all(np.array_equal(tile[0], other) for other in tile[1:])
+    assert not np.array_equal(tile[0], first[::scale, ::scale][2:30, 2:30])
+
 
 def test_unknown_model_is_one_line_listing_valid_models(tiny_repo, capsys):
     assert main(["train", "--model", "biggan"]) == 2
     assert (
-        "unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, progan, sgan"
-        in one_line_error(capsys)
+        "unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, progan, sgan, "
+        "stylegan" in one_line_error(capsys)
     )
 
 

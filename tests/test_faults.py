@@ -171,6 +171,7 @@ def test_the_fix_the_line_names_repairs_the_file(repo, built_repo, path, command
         (["-n", "0"], "-n must be >= 1, got 0"),
         (["-n", "-5"], "-n must be >= 1, got -5"),
         (["--seed", "-1"], "--seed must be >= 0, got -1"),
+        (["--truncation", "nan"], "--truncation must be a number, got nan (1 = off)"),
     ],
 )
 def test_sample_rejects_numbers_out_of_range(repo, options, message, capsys):

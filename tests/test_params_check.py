@@ -45,7 +45,7 @@ def test_a_misspelt_model_block_is_not_ignored(params):
     params["models"]["dgan"] = {"epochs": 1}
     message = _error(params)
     assert message.startswith("models.dgan is not a model (did you mean `dcgan`?); models: ")
-    assert "catgan, cgan, dcgan, gan, pix2pix, progan, sgan" in message
+    assert "catgan, cgan, dcgan, gan, pix2pix, progan, sgan, stylegan" in message
 
 
 def test_a_misspelt_train_models_entry_is_named(params):
@@ -135,7 +135,7 @@ def test_a_params_error_is_one_line_before_tensorflow_loads(tmp_path, params):
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
         "error: models.dgan is not a model (did you mean `dcgan`?); models: catgan, cgan, "
-        "dcgan, gan, pix2pix, progan, sgan"
+        "dcgan, gan, pix2pix, progan, sgan, stylegan"
     ]
 
 

@@ -8,7 +8,8 @@ jitter on, so a resumed run must redraw the same augmentations) or phased (the t
 toy of tests/phased_family.py, whose generator grows between its phases, trained with
 wgan_gp, whose penalty draws must be drawn again, and the averaged generator on) or progan
 (a tiny one growing 7 -> 14 -> 28 px, its phases ending inside epochs, fade-ins, fresh
-optimizers at each phase, the averaged generator on as params.yaml has it).
+optimizers at each phase, the averaged generator on as params.yaml has it) or stylegan
+(a tiny one, whose training noise, style mixing and running mean of w must all resume).
 
 With KILL_AT_STEP, the process kills itself with SIGKILL right after the checkpoint of
 that step is written: a hard kill, no cleanup, as a machine losing power would.
@@ -58,6 +59,10 @@ def main() -> None:
     if model == "progan":  # 7px 3 steps, fade-14px 4, 14px 3, fade-28px 4, 28px 3: 17 steps
         params["models"]["progan"].update(
             stable_steps=3, fade_steps=4, filters=8, min_filters=4, batch_size=8
+        )
+    if model == "stylegan":  # the averaged generator on, style mixing and noise drawn in training
+        params["models"]["stylegan"].update(
+            filters=8, min_filters=4, w_dim=8, mapping_layers=2, batch_size=8
         )
     run = resolve_run(params, model)
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)

@@ -163,7 +163,10 @@ class EvaluateConfig:
     inception_weights: str = ""
     # The shared metrics every model gets (pipeline.scoring.metrics; a family adds its own,
     # Family.scores). Names are checked against the registry when scoring starts.
-    metrics: tuple[str, ...] = ("fid", "kid", "classifier_score", "precision_recall")
+    metrics: tuple[str, ...] = ("fid", "kid", "classifier_score", "precision_recall", "ppl")
+    # The perceptual path length (ppl): paths per score, and the step along each.
+    ppl_samples: int = field(default=5000, metadata=check(lambda v: v >= 100, ">= 100"))
+    ppl_epsilon: float = field(default=1e-4, metadata=check(lambda v: 0 < v < 0.1, "in (0, 0.1)"))
 
 
 @dataclass(frozen=True)

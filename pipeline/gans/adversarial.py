@@ -79,6 +79,11 @@ class AdversarialGAN(keras.Model):
         """The per-example U(0, 1) draws a step needs from the data pipeline."""
         return (*self.loss.draws, *(self.replay.draws if self.replay else ()))
 
+    def checkpointed(self) -> dict[str, object]:
+        """A family's own state beyond the networks, optimizers, schedules and replay
+        buffer, by checkpoint name (StyleGAN's mixing RNG); none here."""
+        return {}
+
     def call(self, z, training=False):
         # A wrapper model needs a call() to be usable under a strategy (and by fit).
         return self.generator(z, training=training)

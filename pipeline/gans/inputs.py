@@ -36,10 +36,17 @@ def sample_images(generator, inputs) -> np.ndarray:
     return np.asarray(generator(inputs, training=False), dtype=np.float32)
 
 
-def generate(generator, count: int, seed: int, batch_size: int = 500) -> np.ndarray:
-    """`count` images [N, H, W, C] in [-1, 1] from seeded standard-normal latents."""
+def generate(
+    generator, count: int, seed: int, batch_size: int = 500, psi: float = 1.0
+) -> np.ndarray:
+    """`count` images [N, H, W, C] in [-1, 1] from seeded standard-normal latents,
+    truncated by `psi` when it is not 1 (pipeline.gans.latent)."""
     latent_dim = generator.inputs[0].shape[-1]
     latents = _normal(np.random.default_rng(seed), count, latent_dim)
+    if psi != 1.0:
+        from pipeline.gans.latent import LatentSpace
+
+        return LatentSpace(generator, batch_size).render_z(latents, psi)
     batches = [
         sample_images(generator, latents[i : i + batch_size]) for i in range(0, count, batch_size)
     ]
@@ -58,6 +65,7 @@ def latent_preview(run: RunConfig):
 class LatentTask:
     """A generator of noise: G(z) -> image."""
 
+    latent = True  # it has a latent space to walk (pipeline.gans.latent)
     max_samples = None  # latents are unlimited
     train_labels = None
 
@@ -68,8 +76,8 @@ class LatentTask:
     def preview(self, generator) -> np.ndarray:
         return latent_preview(self.run)(generator)
 
-    def picture(self, generator, count: int, seed: int, columns: int | None = None):
-        return grid(self.images(generator, count, seed), columns=columns)
+    def picture(self, generator, count: int, seed: int, columns: int | None = None, psi=1.0):
+        return grid(generate(generator, count, seed, psi=psi), columns=columns)
 
     def images(self, generator, count: int, seed: int, batch_size: int = 500) -> np.ndarray:
         return generate(generator, count, seed, batch_size)
@@ -104,16 +112,18 @@ class ConditionalTask(LatentTask):
         cfg = self.run.train
         return self.class_rows(generator, fixed_latents(cfg.sample_grid, cfg.latent_dim, cfg.seed))
 
-    def picture(self, generator, count, seed, columns=None, label: int | None = None):
+    def picture(self, generator, count, seed, columns=None, label: int | None = None, psi=1.0):
         """`count` samples of class `label`, or without one a row per class of
-        ceil(count / K) samples each."""
+        ceil(count / K) samples each; latents scaled by the truncation `psi` (their
+        mean is 0)."""
         latent_dim = self.run.train.latent_dim
         rng = np.random.default_rng(seed)
         if label is None:
             per_class = -(-count // len(self.class_names))
-            return self.class_rows(generator, _normal(rng, per_class, latent_dim))
+            return self.class_rows(generator, psi * _normal(rng, per_class, latent_dim))
         classes = np.full(count, label, dtype=np.int32)
-        return grid(self._draw(generator, _normal(rng, count, latent_dim), classes), columns)
+        latents = psi * _normal(rng, count, latent_dim)
+        return grid(self._draw(generator, latents, classes), columns)
 
     def requested_labels(self, count: int) -> np.ndarray:
         """The classes `images` asks for: 0, 1, ..., K-1, 0, 1, ... (balanced, like the
@@ -162,6 +172,7 @@ def _normal(rng: np.random.Generator, count: int, latent_dim: int) -> np.ndarray
 class TranslationTask:
     """A translation model: G(edge map) -> image, trained and scored on the edge pairs."""
 
+    latent = False  # its input is an edge map, not a latent
     train_labels = None
 
     def __init__(self, run: RunConfig, pairs):

@@ -12,9 +12,12 @@ Keys (all computed with the evaluator, never with Inception):
                         better, at most the number of classes (labelled datasets only)
     precision, recall   share of samples on the real manifold / of the real manifold covered
                         (k-NN balls); higher is better, 1 at best
+    ppl, ppl_w          perceptual path length in z (and in w, StyleGAN): how much the
+                        images change along latent paths; lower is smoother (latent
+                        generators only)
 
-Each comes from a registered metric (fid, kid, classifier_score, precision_recall: the
-default `evaluate.metrics`), as do the families' own scores (Family.scores) and
+Each comes from a registered metric (fid, kid, classifier_score, precision_recall, ppl:
+the default `evaluate.metrics`), as do the families' own scores (Family.scores) and
 fid_inception; `metric_names` says which run for a model.
 """
 
@@ -69,6 +72,7 @@ def score_generator(
     family's names, `metric_names`), and what `retrain` re-measures a champion with."""
     names = check_metric_names(cfg.metrics if names is None else names)
     images = task.images(generator, cfg.n_samples, seed=cfg.seed, batch_size=cfg.batch_size)
-    embedding = load_embedder(cfg.batch_size)(images)
-    context = Context(images, embedding, reference, cfg, task, model_dir)
+    embedder = load_embedder(cfg.batch_size)
+    embedding = embedder(images)
+    context = Context(images, embedding, reference, cfg, task, model_dir, generator, embedder)
     return images, embedding, compute_metrics(names, context)

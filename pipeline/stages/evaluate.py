@@ -9,12 +9,13 @@ from pathlib import Path
 
 from pipeline.config import load_params, parse_data
 from pipeline.gans.families import resolve_run
-from pipeline.saved import EVALUATOR_DIR, load_generator, model_dir, read_json, trained, write_json
+from pipeline.saved import EVALUATOR_DIR, load_generator, model_dir, training_run_id, write_json
 from pipeline.tracking.runs import experiment_name
 
 
 def evaluate_command(params_path: Path, model: str) -> dict:
     """Score a trained generator: models/NAME/metrics.json, and the GAN's MLflow run."""
+    import pipeline.gans.blocks.style  # noqa: F401  (StyleGAN's layers, to load its generator)
     from pipeline.config import parse_evaluate
     from pipeline.gans.inputs import task_for
     from pipeline.scoring.reference import Reference
@@ -28,7 +29,7 @@ def evaluate_command(params_path: Path, model: str) -> dict:
     task = task_for(run, with_training_data=False)
     reference = Reference.load()
     generator = load_generator(model)
-    run_id = _training_run_id(model)  # before scoring: a damaged run.json fails fast
+    run_id = training_run_id(model)  # before scoring: a damaged run.json fails fast
     scores = score_generator(generator, task, reference, cfg, names, model_dir(model))[2]
     write_json(scores, model_dir(model) / "metrics.json")
 
@@ -57,11 +58,3 @@ def evaluate_command(params_path: Path, model: str) -> dict:
         if version is not None:
             print(f"evaluate@{model}: registered as {version.name} v{version.version}")
     return scores
-
-
-def _training_run_id(model: str) -> str | None:
-    """The MLflow run that trained `model` (models/MODEL/run.json), if there is one."""
-    run_file = model_dir(model) / "run.json"
-    if not run_file.is_file():
-        return None
-    return read_json(run_file, trained(model)).get("mlflow_run_id")

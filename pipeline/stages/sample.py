@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from pipeline.config import load_params
@@ -12,7 +13,7 @@ from pipeline.saved import check_output_file, load_generator
 
 
 def check_sample_options(
-    count: int, seed: int, columns: int | None, out: Path, model: str | None
+    count: int, seed: int, columns: int | None, out: Path, model: str | None, truncation=1.0
 ) -> Path:
     """The command line's numbers and output file, checked before anything is loaded.
 
@@ -25,6 +26,8 @@ def check_sample_options(
         raise ConfigError(f"--columns must be >= 1, got {columns} (leave it out for a square grid)")
     if seed < 0:  # numpy's generators take no negative seed
         raise ConfigError(f"--seed must be >= 0, got {seed}")
+    if not math.isfinite(truncation):
+        raise ConfigError(f"--truncation must be a number, got {truncation} (1 = off)")
     return check_output_file(out, "--out", f"{model or 'samples'}.png")
 
 
@@ -37,16 +40,19 @@ def sample_command(
     columns: int | None,
     label: str | None = None,
     model_uri: str | None = None,
+    truncation: float = 1.0,
 ) -> Path:
     """A grid of `count` samples (triptychs of test pairs for a translation model); of
     class `label` (a name or an index) for a conditional model, else a row per class.
 
     The generator is models/MODEL/generator.keras, or with `model_uri` a registered one
-    (`models:/fashion_mnist-dcgan@champion`), whose family comes from its version's tag."""
+    (`models:/fashion_mnist-dcgan@champion`), whose family comes from its version's tag.
+    `truncation` psi != 1 pulls each latent towards the mean (pipeline.gans.latent)."""
+    import pipeline.gans.blocks.style  # noqa: F401  (StyleGAN's layers, to load its generator)
     from pipeline.data.labels import class_index
-    from pipeline.gans.inputs import ConditionalTask, task_for
+    from pipeline.gans.inputs import ConditionalTask, LatentTask, task_for
 
-    out = check_sample_options(count, seed, columns, out, model)
+    out = check_sample_options(count, seed, columns, out, model, truncation)
     params = load_params(params_path)
     if model_uri is None:
         run, generator = resolve_run(params, model), None  # loaded once the options check
@@ -62,6 +68,12 @@ def sample_command(
                 f"--label needs a conditional model (cgan); {run.model}'s generator takes no label"
             )
         options["label"] = class_index(label, task.class_names)
+    if truncation != 1.0:
+        if not isinstance(task, LatentTask):
+            raise ConfigError(
+                f"--truncation needs a generator of noise; {run.model} translates its input"
+            )
+        options["psi"] = truncation
     if generator is None:
         generator = load_generator(run.model)
     picture = task.picture(generator, count, seed, columns, **options)

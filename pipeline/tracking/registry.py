@@ -355,8 +355,6 @@ def load_registered_generator(uri: str, client: MlflowClient | None = None) -> R
     """The Keras generator a `models:/` URI names, and its family (the `model` tag)."""
     import mlflow
 
-    import pipeline  # noqa: F401  (registers the project's custom layers)
-
     parse_model_uri(uri)  # a malformed URI is the first thing to name
     store = tracking_uri()
     if client is None:
@@ -367,6 +365,8 @@ def load_registered_generator(uri: str, client: MlflowClient | None = None) -> R
     model = version.tags.get("model")
     if not model:
         raise PipelineError(f"{version.name} v{version.version} has no `model` tag; tag it")
+    import pipeline.gans.blocks.style  # noqa: F401  (StyleGAN's layers, to load its generator)
+
     generator = mlflow.keras.load_model(
         f"models:/{version.name}/{version.version}", load_model_kwargs={"compile": False}
     )

@@ -45,8 +45,8 @@ def optimizer_variables(prefix: str, optimizer) -> dict[str, object]:
 
 def gan_state(gan, extra: dict[str, object] | None = None) -> dict[str, object]:
     """Every variable a checkpoint holds: both networks, both optimizers, the model's own
-    (schedules, the replay buffer) and any `extra` named variables (the averaged
-    generator)."""
+    (schedules, the replay buffer, a family's `checkpointed()` state) and any `extra`
+    named variables (the averaged generator)."""
     named = {
         **model_variables("generator", gan.generator),
         **model_variables("discriminator", gan.discriminator),
@@ -54,6 +54,7 @@ def gan_state(gan, extra: dict[str, object] | None = None) -> dict[str, object]:
         **optimizer_variables("g_optimizer", gan.g_optimizer),
         **{f"schedule/{name}": v for name, v in getattr(gan, "schedule", {}).items()},
         **(gan.replay.named_variables() if getattr(gan, "replay", None) else {}),
+        **getattr(gan, "checkpointed", dict)(),
         **(extra or {}),
     }
     return named

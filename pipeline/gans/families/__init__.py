@@ -36,7 +36,7 @@ ALL_LOSSES = ("nonsaturating", "minimax", "wgan", "wgan_gp", "hinge", "lsgan", "
 STABILIZERS = ("minibatch_std", "minibatch_discrimination", "replay")
 
 # Names reserved by DESIGN.md for families that are not built yet.
-PLANNED = ("stylegan", "srgan", "stackgan")
+PLANNED = ("srgan", "stackgan")
 
 
 def _no_options(run) -> dict:

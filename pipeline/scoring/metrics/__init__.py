@@ -46,6 +46,8 @@ class Context:
     cfg: Any  # pipeline.config.EvaluateConfig
     task: Any = None  # the model's task (pipeline.gans.inputs); None for real images
     model_dir: Path | None = None  # models/<name>; None for real images
+    generator: Any = None  # the scored generator (a metric that draws more: ppl); or None
+    embedder: Any = None  # the evaluator (pipeline.scoring.evaluator.Embedder), to embed more
 
     def task_with(self, attribute: str, metric: str, needs: str):
         """The model's task, or a one-line ConfigError when it lacks `attribute`."""
