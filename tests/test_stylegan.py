@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline.gans.blocks.style import AdaIN, NoiseInjection, WAverage
+from pipeline.gans.blocks.style import AdaIN, ModulatedConv2D, NoiseInjection, WAverage
 from pipeline.gans.families import get_family, resolve_run
 from pipeline.gans.families.stylegan import mix_styles, style_sides
 from pipeline.gans.latent import LatentSpace
@@ -167,3 +167,30 @@ def test_truncation_without_a_mapping_network_scales_z(tiny_params):
     np.testing.assert_array_equal(  # psi 1 is the untruncated path, bit for bit
         generate(generator, 3, seed=5), generator(z, training=False).numpy()
     )
+
+
+def test_the_modulated_conv_is_a_per_example_conv_with_a_demodulated_kernel():
+    """StyleGAN2's unfused form (scale x, one conv, scale y) equals convolving each example
+    with its own kernel w * s, each output channel divided by that kernel's norm."""
+    x = tf.random.stateless_normal((3, 5, 5, 4), seed=(5, 6))
+    styles = tf.random.stateless_normal((3, 2, 6), seed=(7, 8))
+    layer = ModulatedConv2D(2, 3, index=1, seed=3)
+    layer([x, styles])
+    layer.conv.bias.assign([0.5, -0.25])
+    out = layer([x, styles]).numpy()
+    kernel = layer.conv.kernel.numpy() * layer.conv.scale  # [3, 3, 4, 2]
+    scale = 1.0 + layer.affine(styles[:, 1]).numpy()  # [3, 4]
+    for b in range(3):
+        own = kernel * scale[b][None, None, :, None]
+        own = own / np.sqrt(np.sum(own**2, axis=(0, 1, 2)) + 1e-8)
+        expected = tf.nn.conv2d(x[b : b + 1], own, 1, "SAME").numpy()[0] + [0.5, -0.25]
+        np.testing.assert_allclose(out[b], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_modulated_stylegan_trains_and_keeps_its_parts(tiny_params, tiny_images, tmp_path):
+    tiny_params["models"]["stylegan"].update(TINY, style="modulated")
+    run = resolve_run(tiny_params, "stylegan")
+    result = train(run, tiny_images, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    synthesis = result.generator.get_layer("synthesis")
+    assert not [layer for layer in synthesis.layers if isinstance(layer, AdaIN)]
+    assert result.generator(np.zeros((2, run.train.latent_dim), "float32")).shape == (2, 28, 28, 1)

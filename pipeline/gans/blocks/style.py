@@ -26,7 +26,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from pipeline.gans.blocks.equalized import PACKAGE, EqualizedDense
+from pipeline.gans.blocks.equalized import HE_GAIN, PACKAGE, EqualizedConv2D, EqualizedDense
 from pipeline.gans.latent import MAPPING, SYNTHESIS, W_AVERAGE
 
 
@@ -142,6 +142,85 @@ class AdaIN(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class ModulatedConv2D(keras.layers.Layer):
+    """StyleGAN2's modulated convolution (Karras et al. 2020), [x: [B, H, W, c], styles:
+    [B, L, w_dim]] -> [B, H, W, units]: the kernel's input channels scaled per example by
+    s = 1 + A(styles[:, index]), then (with `demodulate`) each output channel divided by the
+    norm its scaled kernel would give unit-variance inputs:
+
+        y = demod[b, o] * conv(x * s[b], kernel)[o],  demod = 1 / sqrt(sum_k,i (w s)^2 + eps)
+
+    written as scaling x before and y after one shared convolution (StyleGAN2's unfused
+    form). It replaces AdaIN: the demodulation normalises by the statistics the style
+    implies, not by each image's own, so a nearly flat feature map is not blown up (what
+    AdaIN's instance normalisation does to the flat backgrounds of Fashion-MNIST). The
+    kernel is equalized (`lr_multiplier` as EqualizedConv2D's); a bias follows."""
+
+    def __init__(
+        self,
+        units: int,
+        kernel_size: int,
+        index: int,
+        demodulate: bool = True,
+        gain=HE_GAIN,
+        lr_multiplier=1.0,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units, self.kernel_size, self.index = int(units), int(kernel_size), int(index)
+        self.demodulate, self.gain, self.seed = bool(demodulate), float(gain), seed
+        self.lr_multiplier = float(lr_multiplier)
+
+    def build(self, input_shape):
+        x_shape, styles_shape = input_shape
+        channels, side = int(x_shape[-1]), self.kernel_size
+        self.conv = EqualizedConv2D(
+            self.units,
+            side,
+            gain=self.gain,
+            lr_multiplier=self.lr_multiplier,
+            seed=self.seed,
+            name="conv",
+        )
+        self.conv.build(x_shape)
+        # A: w -> one scale per input channel, gain 1 (a linear map)
+        self.affine = EqualizedDense(
+            channels, gain=1.0, lr_multiplier=self.lr_multiplier, seed=self.seed, name="affine"
+        )
+        self.affine.build((styles_shape[0], styles_shape[-1]))
+
+    def call(self, inputs):
+        x, styles = inputs
+        scale = 1.0 + keras.ops.cast(self.affine(styles[:, self.index]), "float32")  # [B, c]
+        x32 = keras.ops.cast(x, "float32") * scale[:, None, None, :]
+        y = self.conv(keras.ops.cast(x32, x.dtype))  # [B, H, W, units], with the bias
+        if not self.demodulate:
+            return y
+        kernel = self.conv.kernel * self.conv.scale  # [k, k, c, units]
+        energy = keras.ops.sum(keras.ops.square(kernel), axis=(0, 1))  # [c, units]
+        demod = keras.ops.rsqrt(keras.ops.matmul(keras.ops.square(scale), energy) + 1e-8)
+        bias = self.conv.bias * self.conv.lr_multiplier
+        # demodulate the convolution, not its bias: (y - bias) * demod + bias
+        out = (keras.ops.cast(y, "float32") - bias) * demod[:, None, None, :] + bias
+        return keras.ops.cast(out, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:-1], self.units)
+
+    def get_config(self):
+        return super().get_config() | {
+            "units": self.units,
+            "kernel_size": self.kernel_size,
+            "index": self.index,
+            "demodulate": self.demodulate,
+            "gain": self.gain,
+            "lr_multiplier": self.lr_multiplier,
+            "seed": self.seed,
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class WAverage(keras.layers.Layer):
     """[B, w_dim] -> the same: holds the running mean of w that truncation pulls towards
     (w_avg + psi (w - w_avg), pipeline.gans.latent). The layer itself passes w through;
@@ -173,4 +252,13 @@ class WAverage(keras.layers.Layer):
         return super().get_config() | {"beta": self.beta}
 
 
-__all__ = ["MAPPING", "SYNTHESIS", "W_AVERAGE", "AdaIN", "ConstantInput", "NoiseInjection"]
+__all__ = [
+    "MAPPING",
+    "SYNTHESIS",
+    "W_AVERAGE",
+    "AdaIN",
+    "ConstantInput",
+    "ModulatedConv2D",
+    "NoiseInjection",
+    "WAverage",
+]

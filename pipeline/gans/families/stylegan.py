@@ -18,10 +18,11 @@ must be a multiple of 4, as for the DCGAN), then per resolution two style layers
 (the first layer at 7 px is the constant itself, with noise and AdaIN), and a 1x1 toRGB
 with tanh. L = 6 style layers for 28 px (7, 7, 14, 14, 28, 28). Channels: `filters` at 7 px,
 halved at each doubling down to `min_filters`. All convolutions and dense layers have the
-equalized learning rate (pipeline.gans.blocks.equalized), as in the paper. The layers are
-pipeline.gans.blocks.style's. `style: adain` is StyleGAN's; StyleGAN2's weight
-demodulation is not built (it replaces AdaIN and the normalisation of every layer, a second
-synthesis network rather than an option).
+equalized learning rate (pipeline.gans.blocks.equalized), as in the paper, each at
+`g_lr_multiplier` times train.lr. The layers are pipeline.gans.blocks.style's.
+`style: adain` is StyleGAN's; `style: modulated` is StyleGAN2's weight demodulation in
+place of AdaIN (every layer's conv modulated by its w, the constant's too, and toRGB by the
+last w without demodulation).
 
 Style mixing regularisation: in training, each example with probability `mixing_prob`
 takes the w of a second latent from a random style layer on (the crossover, uniform in
@@ -61,6 +62,7 @@ from pipeline.gans.blocks.style import (
     W_AVERAGE,
     AdaIN,
     ConstantInput,
+    ModulatedConv2D,
     NoiseInjection,
     WAverage,
 )
@@ -84,7 +86,7 @@ class Config:
     min_filters: int = field(default=32, metadata=AT_LEAST_ONE)  # ... halving to at least this
     mixing_prob: float = field(default=0.9, metadata=PROBABILITY)  # style mixing (0: off)
     noise: bool = True  # per-pixel noise inputs (false: none, for the ablation)
-    style: Literal["adain"] = "adain"  # StyleGAN's AdaIN (StyleGAN2's modulation: not built)
+    style: Literal["adain", "modulated"] = "adain"  # StyleGAN's AdaIN, or StyleGAN2's modulation
 
 
 def _seed(run, name: str) -> int:
@@ -124,18 +126,28 @@ def build_synthesis(run, image_shape: tuple[int, int, int]) -> keras.Model:
     def learned(name: str) -> dict:  # what every learned layer of synthesis is given
         return {"lr_multiplier": cfg.g_lr_multiplier, "seed": _seed(run, name), "name": name}
 
+    modulated = cfg.style == "modulated"
     x = ConstantInput(sides[0], filters_at(sides[0]), **learned("const"))(styles)  # [B, 7, 7, f]
     for index, side in enumerate(sides):
-        if index > 0:
-            if side > sides[index - 1]:
-                x = keras.layers.UpSampling2D(name=f"up{index}")(x)  # [B, side, side, .]
-            x = EqualizedConv2D(filters_at(side), 3, **learned(f"conv{index}"))(x)  # [B, s, s, f]
+        if index > 0 and side > sides[index - 1]:
+            x = keras.layers.UpSampling2D(name=f"up{index}")(x)  # [B, side, side, .]
+        if modulated:  # StyleGAN2: the style scales the conv (the constant's too)
+            conv = ModulatedConv2D(filters_at(side), 3, index, **learned(f"conv{index}"))
+            x = conv([x, styles])  # [B, side, side, f]
+        elif index > 0:  # StyleGAN: a plain conv, the style in AdaIN below
+            x = EqualizedConv2D(filters_at(side), 3, **learned(f"conv{index}"))(x)
         if cfg.noise:
             x = NoiseInjection(**learned(f"noise{index}"))(x)
         x = leaky_relu(name=f"act{index}")(x)
-        x = AdaIN(index, **learned(f"style{index}"))([x, styles])
-    rgb = EqualizedConv2D(image_shape[-1], 1, gain=1.0, **learned("to_rgb"))  # [B, H, W, C]
-    return keras.Model(styles, image_output()(rgb(x)), name=SYNTHESIS)
+        if not modulated:
+            x = AdaIN(index, **learned(f"style{index}"))([x, styles])
+    channels, last = image_shape[-1], len(sides) - 1
+    if modulated:  # toRGB modulated by the last layer's w, not demodulated (StyleGAN2)
+        to_rgb = ModulatedConv2D(channels, 1, last, demodulate=False, gain=1.0, **learned("to_rgb"))
+        rgb = to_rgb([x, styles])
+    else:
+        rgb = EqualizedConv2D(channels, 1, gain=1.0, **learned("to_rgb"))(x)  # [B, H, W, C]
+    return keras.Model(styles, image_output()(rgb), name=SYNTHESIS)
 
 
 def build_generator(run, image_shape, num_classes: int = 0) -> keras.Model:
