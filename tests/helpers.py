@@ -279,7 +279,12 @@ def tiny_params_dict() -> dict:
     )
     params["evaluator"].update(epochs=1, batch_size=16)
     params["evaluate"].update(
-        n_samples=200, batch_size=100, kid_subsets=5, kid_subset_size=20, score_splits=2
+        n_samples=200,
+        batch_size=100,
+        kid_subsets=5,
+        kid_subset_size=20,
+        score_splits=2,
+        ppl_samples=100,
     )
     return params
 

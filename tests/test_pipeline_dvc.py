@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from tests.helpers import TINY_LABELS, TRAIN_OUTPUTS, dvc_env, init_git_dvc, pipeline_copy, run_ok
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ("gan", "dcgan", "pix2pix", "cgan", "sgan", "catgan", "progan")  # train.models
+MODELS = ("gan", "dcgan", "pix2pix", "cgan", "sgan", "catgan", "progan", "stylegan")  # train.models
 
 
 def _newest_runs(repo: Path) -> dict:
@@ -86,6 +86,12 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     for model, keys in own_scores.items():
         scores = json.loads((repo / "models" / model / "metrics.json").read_text())
         assert keys <= set(scores) and keys <= set(runs[model].data.metrics), model
+    for model in MODELS:  # the perceptual path length: every latent GAN, in w for stylegan
+        scores = set(json.loads((repo / "models" / model / "metrics.json").read_text()))
+        expected = (
+            set() if model == "pix2pix" else {"ppl", "ppl_w"} if model == "stylegan" else {"ppl"}
+        )
+        assert scores & {"ppl", "ppl_w"} == expected, model
     assert runs["dcgan"].data.params["train.lr"] == "0.0002"
     assert runs["dcgan"].data.tags["git_commit"]
     assert {"fid", "kid", "precision", "recall", "fid200"} <= set(runs["dcgan"].data.metrics)

@@ -105,8 +105,8 @@ def build_mapping(run) -> keras.Model:
     cfg = run.family
     z = keras.Input((run.train.latent_dim,), name="z")
     w = pixel_norm(z, "normalize_z")  # [B, latent], unit mean square
+    rate = cfg.mapping_lr * cfg.g_lr_multiplier
     for i in range(cfg.mapping_layers):
-        rate = cfg.mapping_lr * cfg.g_lr_multiplier
         dense = EqualizedDense(
             cfg.w_dim, lr_multiplier=rate, seed=_seed(run, f"map{i}"), name=f"map{i}"
         )
