@@ -1,7 +1,8 @@
 """gan-zoo: a declarative pipeline that trains, scores and tracks a zoo of Keras GANs.
 
 A saved generator is made of built-in Keras layers (`keras.saving.load_model` needs nothing
-of this package), but StyleGAN's: import `pipeline.gans.blocks.style` before loading it.
+of this package), but ProGAN's, StyleGAN's and SRGAN's: `import pipeline.gans.blocks`
+before loading one (it registers the zoo's custom layers).
 """
 
 import os

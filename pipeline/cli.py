@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
         "picture and edge statistics.",
     )
 
+    commands.add_parser(
+        "lowres",
+        help="every image shrunk by lowres.factor, paired with it (data/lowres/), for srgan",
+        description="Shrink every image of the fetched dataset by lowres.factor with "
+        "lowres.filter and write the (low, high) pairs to data/lowres/pairs.npz, a preview "
+        "(low | bicubic | original) and the plain upscalers' scores on the test split "
+        "(data/lowres/stats.json; needs the evaluator and reference stages).",
+    )
+
     train = commands.add_parser(
         "train",
         help="train one GAN (models/NAME/...)",
@@ -100,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
         help="draw a grid of samples from a trained generator",
         description="Write a PNG grid of N samples drawn with a seeded latent (for pix2pix: "
         "N test pairs drawn with the seed, each as edges | generated | real; for cgan: N "
-        "samples of --label, or without it a row of N/K samples per class).",
+        "samples of --label, or without it a row of N/K samples per class; for stackgan: "
+        "N samples of the sentence --text, or as for cgan).",
     )
     sample.add_argument("--model", default=None, help="model name, e.g. dcgan")
     sample.add_argument(
@@ -116,16 +126,17 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--columns", type=int, default=None, help="grid columns, >= 1 (default: a square grid)"
     )
-    sample.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="output PNG file (not a folder; missing folders are created)",
-    )
+    _png_out(sample)
     sample.add_argument(
         "--label",
         default=None,
-        help="cgan: the class to draw, by name or index (e.g. sneaker or 7)",
+        help="cgan, stackgan: the class to draw, by name or index (e.g. sneaker or 7)",
+    )
+    sample.add_argument(
+        "--text",
+        default=None,
+        help="stackgan: the sentence to draw, in the words of its captions "
+        '(e.g. "a pair of sneakers"; pipeline/data/captions.yaml)',
     )
     sample.add_argument(
         "--truncation",
@@ -194,19 +205,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     translate.add_argument("--model", default="pix2pix", help="model name (default pix2pix)")
     translate.add_argument("--input", type=Path, required=True, help="drawing or photo")
-    translate.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="output PNG file (not a folder; missing folders are created)",
-    )
+    _png_out(translate)
     translate.add_argument(
         "--kind",
         choices=("auto", "edges", "photo"),
         default="auto",
         help="what the input is (default auto: a two-tone picture is a drawing)",
     )
+    upscale = commands.add_parser(
+        "upscale",
+        help="make your own picture 4x larger with srgan",
+        description="Upscale a grey or RGB picture of any size by lowres.factor with a trained "
+        "super-resolution generator (whole, or in tiles past 256x256 px; docs/families.md, "
+        "SRGAN).",
+    )
+    upscale.add_argument("--model", default="srgan", help="model name (default srgan)")
+    upscale.add_argument("--input", type=Path, required=True, help="picture (PNG, JPEG, ...)")
+    _png_out(upscale)
     return parser
+
+
+def _png_out(command) -> None:
+    """The --out option of the commands that write one picture."""
+    command.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output PNG file (not a folder; missing folders are created)",
+    )
 
 
 def _explore_parser(commands) -> None:
@@ -229,12 +255,7 @@ def _explore_parser(commands) -> None:
         choices=("interpolate", "arithmetic", "mixing", "truncation"),
         help="the picture",
     )
-    explore.add_argument(
-        "--out",
-        type=Path,
-        required=True,
-        help="output PNG file (not a folder; missing folders are created)",
-    )
+    _png_out(explore)
     explore.add_argument("--seed", type=int, default=0, help="latent seed, >= 0 (default 0)")
     explore.add_argument(
         "--rows",
@@ -310,6 +331,10 @@ def run(args: argparse.Namespace) -> None:
         from pipeline.stages.edges import edges_command
 
         print("edges: " + _summary(edges_command(args.params)))
+    elif args.command == "lowres":
+        from pipeline.stages.lowres import lowres_command
+
+        print("lowres: " + _summary(lowres_command(args.params)))
     elif args.command == "train":
         from pipeline.stages.train import train_command
 
@@ -372,6 +397,7 @@ def run(args: argparse.Namespace) -> None:
             args.label,
             model_uri=args.model_uri,
             truncation=args.truncation,
+            text=args.text,
         )
         print(f"wrote {out}")
     elif args.command == "explore":
@@ -388,6 +414,11 @@ def run(args: argparse.Namespace) -> None:
         check_model_name(args.model)
         out = translate_command(args.model, args.input, args.out, args.kind)
         print(f"wrote {out}")
+    elif args.command == "upscale":
+        from pipeline.stages.upscale import upscale_command
+
+        check_model_name(args.model)
+        print(f"wrote {upscale_command(args.model, args.input, args.out, progress)}")
 
 
 def _report(args: argparse.Namespace) -> None:

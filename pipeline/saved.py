@@ -61,6 +61,7 @@ class Maker:
 
 FETCH = Maker("fetch", "fetch")
 EDGES = Maker("edges", "edges")
+LOWRES = Maker("lowres", "lowres")
 EVALUATOR = Maker("evaluator", "evaluator")
 REFERENCE = Maker("reference", "reference")
 
@@ -162,9 +163,10 @@ def load_keras(path: Path, maker: Maker):
 def load_generator(model: str):
     """The trained generator of `model`, with a one-line error naming the stage to run.
 
-    StyleGAN's generator has custom layers: a caller that may load one imports
-    `pipeline.gans.blocks.style` first (evaluate, sample, explore, the registry do; kept
-    out of this module so that the stages that load no generator do not depend on it)."""
+    ProGAN's, StyleGAN's and SRGAN's generators have custom layers: a caller that may load
+    one imports `pipeline.gans.blocks` first (evaluate, sample, explore, upscale and the
+    registry do; kept out of this module so that the stages that load no generator do not
+    depend on the layers' code)."""
     return load_keras(model_dir(model) / "generator.keras", trained(model))
 
 

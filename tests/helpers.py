@@ -10,6 +10,19 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+# params.yaml's train.models, in its order: the GANs `dvc repro` trains
+DEFAULT_MODELS = (
+    "gan",
+    "dcgan",
+    "pix2pix",
+    "srgan",
+    "cgan",
+    "sgan",
+    "catgan",
+    "progan",
+    "stylegan",
+    "stackgan",
+)
 
 
 def repo_params(**train) -> dict:
@@ -33,6 +46,8 @@ def repo_params(**train) -> dict:
             model_params["labelled_per_batch"] = TINY_LABELS["labelled_per_batch"]
     params["models"]["progan"].update(TINY_PROGAN)
     params["models"]["progan"].pop("batch_size", None)
+    params["models"]["stackgan"].update(TINY_STACKGAN)  # its length is its phases' steps too
+    params["models"]["srgan"].update(TINY_SRGAN)  # and srgan's
     params["train"].update(train)
     return params
 
@@ -82,6 +97,10 @@ CLASS_NAMES = tuple(f"class{i}" for i in range(10))
 TINY_LABELS = {"labels_per_class": 2, "labelled_per_batch": 2}
 # 7px 2 steps, fade-14px 2, 14px 2, fade-28px 2, 28px 2; narrow, in train.batch_size
 TINY_PROGAN = {"stable_steps": 2, "fade_steps": 2, "filters": 8, "min_filters": 4}
+# pretrain 3 steps, adversarial 3; one residual block, narrow
+TINY_SRGAN = {"pretrain_steps": 3, "gan_steps": 3, "blocks": 1, "filters": 8, "d_filters": 4}
+# stage1 3 steps, stage2 3; narrow
+TINY_STACKGAN = {"stage1_steps": 3, "stage2_steps": 3, "filters": 8, "text_dim": 8, "ca_dim": 4}
 
 
 def tiny_labels(run, count: int):

@@ -1,5 +1,5 @@
-"""A fake repository for the report's tests: what train@, evaluate@, edges, evaluator and
-reference leave on disk, made in a second without training anything."""
+"""A fake repository for the report's tests: what train@, evaluate@, edges, lowres,
+evaluator and reference leave on disk, made in a second without training anything."""
 
 from __future__ import annotations
 
@@ -52,6 +52,20 @@ SCORES = {
         "psnr": 18.0,
         "ssim": 0.7,
     },
+    "srgan": {
+        "fid": 22.0,
+        "kid": 0.025,
+        "precision": 0.65,
+        "recall": 0.25,
+        "classifier_score": 6.8,
+        "l1": 0.21,
+        "psnr": 17.5,
+        "ssim": 0.45,
+        "bicubic_l1": 0.21,
+        "bicubic_psnr": 15.9,
+        "bicubic_ssim": 0.42,
+        "bicubic_fid": 46.9,
+    },
     "progan": {
         "fid": 36.4,
         "kid": 0.42,
@@ -71,6 +85,19 @@ SCORES = {
         "classifier_score_std": 0.04,
         "ppl": 2153.0,
         "ppl_w": 530.6,
+    },
+    "stackgan": {
+        "fid": 24.0,
+        "kid": 0.03,
+        "precision": 0.6,
+        "recall": 0.2,
+        "classifier_score": 6.0,
+        "conditional_accuracy": 0.85,
+        "class_accuracy/t-shirt_top": 0.8,
+        "stage1_fid": 45.0,
+        "stage1_precision": 0.5,
+        "stage1_recall": 0.1,
+        "stage1_conditional_accuracy": 0.8,
     },
 }
 FLOOR = {"fid": 0.135, "kid": -0.0001, "precision": 0.85, "recall": 0.83, "classifier_score": 8.6}
@@ -129,4 +156,6 @@ def fake_repo(root: Path, models: dict | None = None, evaluated: bool = True) ->
         (root / "models" / folder / "metrics.json").write_text(json.dumps(payload))
     noise_png(root / "data" / "edges" / "preview.png", 256, 99)
     (root / "data" / "edges" / "stats.json").write_text(json.dumps({"edge_share": 0.12}))
+    noise_png(root / "data" / "lowres" / "preview.png", 128, 98)
+    (root / "data" / "lowres" / "stats.json").write_text(json.dumps({"bicubic_psnr": 15.9}))
     return params

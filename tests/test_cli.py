@@ -114,7 +114,7 @@ def test_unknown_model_is_one_line_listing_valid_models(tiny_repo, capsys):
     assert main(["train", "--model", "biggan"]) == 2
     assert (
         "unknown model 'biggan'; valid models: catgan, cgan, dcgan, gan, pix2pix, progan, sgan, "
-        "stylegan" in one_line_error(capsys)
+        "srgan, stackgan, stylegan" in one_line_error(capsys)
     )
 
 

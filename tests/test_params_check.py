@@ -35,7 +35,7 @@ def test_the_repository_params_pass():
 def test_a_misspelt_section_is_named_with_the_closest_one(params):
     params["trian"] = params.pop("train")
     assert _error(params) == (
-        "params: unknown section `trian` (did you mean `train`?); sections: data, edges, "
+        "params: unknown section `trian` (did you mean `train`?); sections: data, edges, lowres, "
         "train, evaluator, evaluate, tune, models"
     )
 
@@ -45,7 +45,7 @@ def test_a_misspelt_model_block_is_not_ignored(params):
     params["models"]["dgan"] = {"epochs": 1}
     message = _error(params)
     assert message.startswith("models.dgan is not a model (did you mean `dcgan`?); models: ")
-    assert "catgan, cgan, dcgan, gan, pix2pix, progan, sgan, stylegan" in message
+    assert "catgan, cgan, dcgan, gan, pix2pix, progan, sgan, srgan, stackgan, stylegan" in message
 
 
 def test_a_misspelt_train_models_entry_is_named(params):
@@ -135,7 +135,7 @@ def test_a_params_error_is_one_line_before_tensorflow_loads(tmp_path, params):
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == [
         "error: models.dgan is not a model (did you mean `dcgan`?); models: catgan, cgan, "
-        "dcgan, gan, pix2pix, progan, sgan, stylegan"
+        "dcgan, gan, pix2pix, progan, sgan, srgan, stackgan, stylegan"
     ]
 
 

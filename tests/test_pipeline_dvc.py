@@ -12,10 +12,18 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.helpers import TINY_LABELS, TRAIN_OUTPUTS, dvc_env, init_git_dvc, pipeline_copy, run_ok
+from tests.helpers import (
+    DEFAULT_MODELS,
+    TINY_LABELS,
+    TRAIN_OUTPUTS,
+    dvc_env,
+    init_git_dvc,
+    pipeline_copy,
+    run_ok,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ("gan", "dcgan", "pix2pix", "cgan", "sgan", "catgan", "progan", "stylegan")  # train.models
+MODELS = DEFAULT_MODELS  # train.models
 
 
 def _newest_runs(repo: Path) -> dict:
@@ -59,6 +67,9 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
     assert "tune@" not in log  # tuning is not part of the default pipeline
     for output in ("pairs.npz", "preview.png", "stats.json"):
         assert (repo / "data" / "edges" / output).is_file(), f"edges/{output} missing"
+        assert (repo / "data" / "lowres" / output).is_file(), f"lowres/{output} missing"
+    baselines = json.loads((repo / "data" / "lowres" / "stats.json").read_text())
+    assert {f"{m}_{k}" for m in ("nearest", "bicubic") for k in ("psnr", "fid")} <= set(baselines)
     for model in MODELS:
         for output in (*TRAIN_OUTPUTS, "metrics.json"):
             assert (repo / "models" / model / output).is_file(), f"{model}/{output} missing"
@@ -82,14 +93,29 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
         "cgan": {"conditional_accuracy", "class_accuracy/circle"},
         "sgan": {"accuracy", "baseline_accuracy", "clustering_accuracy"},
         "catgan": {"clustering_accuracy"},
+        # scored beside bicubic upscaling of the same low-resolution test images
+        "srgan": {"psnr", "ssim", "fid", "bicubic_psnr", "bicubic_ssim", "bicubic_fid"},
+        # the folder's class names in the default caption templates; Stage I scored alone
+        "stackgan": {
+            "conditional_accuracy",
+            "class_accuracy/circle",
+            "stage1_fid",
+            "stage1_recall",
+        },
     }
     for model, keys in own_scores.items():
         scores = json.loads((repo / "models" / model / "metrics.json").read_text())
         assert keys <= set(scores) and keys <= set(runs[model].data.metrics), model
-    for model in MODELS:  # the perceptual path length: every latent GAN, in w for stylegan
+    # the perceptual path length: every latent GAN, in w for stylegan (stackgan's noise is
+    # half its conditioning augmentation's: not a latent it walks)
+    for model in MODELS:
         scores = set(json.loads((repo / "models" / model / "metrics.json").read_text()))
         expected = (
-            set() if model == "pix2pix" else {"ppl", "ppl_w"} if model == "stylegan" else {"ppl"}
+            set()
+            if model in ("pix2pix", "srgan", "stackgan")
+            else {"ppl", "ppl_w"}
+            if model == "stylegan"
+            else {"ppl"}
         )
         assert scores & {"ppl", "ppl_w"} == expected, model
     assert runs["dcgan"].data.params["train.lr"] == "0.0002"

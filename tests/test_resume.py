@@ -32,7 +32,9 @@ def _weights(npz):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["dcgan", "sgan", "pix2pix", "phased", "stylegan"])
+@pytest.mark.parametrize(
+    "model", ["dcgan", "sgan", "pix2pix", "phased", "stylegan", "stackgan", "srgan"]
+)
 def test_killed_run_resumes_to_the_same_weights(tmp_path, model):
     _run(model, tmp_path / "straight", tmp_path / "straight.npz")
 

@@ -9,7 +9,10 @@ toy of tests/phased_family.py, whose generator grows between its phases, trained
 wgan_gp, whose penalty draws must be drawn again, and the averaged generator on) or progan
 (a tiny one growing 7 -> 14 -> 28 px, its phases ending inside epochs, fade-ins, fresh
 optimizers at each phase, the averaged generator on as params.yaml has it) or stylegan
-(a tiny one, whose training noise, style mixing and running mean of w must all resume).
+(a tiny one, whose training noise, style mixing and running mean of w must all resume) or
+stackgan (a tiny one: stage1 for 6 steps, then stage2 for 2 with Stage I frozen and the
+new networks' fresh optimizers, the captions drawn per step) or srgan (a tiny one: 4 steps
+of SRResNet alone, then 4 adversarial ones; killed in the second phase).
 
 With KILL_AT_STEP, the process kills itself with SIGKILL right after the checkpoint of
 that step is written: a hard kill, no cleanup, as a machine losing power would.
@@ -64,6 +67,11 @@ def main() -> None:
         params["models"]["stylegan"].update(
             filters=8, min_filters=4, w_dim=8, mapping_layers=2, batch_size=8
         )
+    if model == "stackgan":  # killed at step 5 in stage1, it must build the same Stage II at 6
+        params["models"]["stackgan"].update(stage1_steps=6, stage2_steps=2)
+    if model == "srgan":  # killed at step 5, it must come back in the adversarial phase
+        params["models"]["srgan"].update(pretrain_steps=4, gan_steps=4, batch_size=8)
+        shape = (64, 28, 28, 2)  # stacked (low, high) pairs
     run = resolve_run(params, model)
     images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     result = train(

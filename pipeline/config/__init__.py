@@ -74,6 +74,17 @@ class EdgesConfig:
 
 
 @dataclass(frozen=True)
+class LowresConfig:
+    """`lowres.*`: the (low, high) resolution pairs srgan learns to upscale (seed 000)."""
+
+    # Each side shrinks by this factor (28 -> 7 at 4); it must divide the image side.
+    factor: int = field(default=4, metadata=check(lambda v: v >= 2, ">= 2"))
+    # PIL's resampling filter; PIL widens a filter's support by the factor when it shrinks,
+    # so every one but nearest is antialiased.
+    filter: Literal["bicubic", "bilinear", "box", "lanczos", "nearest"] = "bicubic"
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """`train.*`: what every GAN trains with (see OVERRIDABLE for per-model overrides)."""
 
@@ -233,11 +244,16 @@ class RunConfig:
     train: TrainConfig
     family: Any  # the family module's own Config dataclass (models.<name>.*)
     overrides: tuple[str, ...] = ()  # which train.* keys models.<name> overrode
+    # lowres.*, for a family that trains on the lowres pairs (srgan: its upscaling factor);
+    # None for the others (their input kind sets it: pipeline.gans.inputs)
+    lowres: LowresConfig | None = None
 
     def flat_params(self) -> dict[str, Any]:
         """Every resolved param under its params.yaml key (what MLflow logs)."""
         flat: dict[str, Any] = {}
-        for prefix, obj in (("data", self.data), ("train", self.train)):
+        sections = [("data", self.data), ("train", self.train)]
+        sections += [("lowres", self.lowres)] if self.lowres is not None else []
+        for prefix, obj in sections:
             for name, value in dataclasses.asdict(obj).items():
                 flat[f"{prefix}.{name}"] = value
         for name, value in dataclasses.asdict(self.family).items():
@@ -265,7 +281,7 @@ class RunConfig:
 
 
 # The top-level sections of params.yaml, each read by its parse_* function below.
-SECTIONS = ("data", "edges", "train", "evaluator", "evaluate", "tune", "models")
+SECTIONS = ("data", "edges", "lowres", "train", "evaluator", "evaluate", "tune", "models")
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
@@ -319,6 +335,7 @@ def check_params(params: Mapping[str, Any], families: Mapping[str, frozenset[str
         )
     parse_data(params)
     parse_edges(params)
+    parse_lowres(params)
     parse_train(params)
     parse_evaluator(params)
     parse_evaluate(params)
@@ -352,6 +369,10 @@ def parse_edges(params: Mapping[str, Any]) -> EdgesConfig:
             f"({edges.high_threshold})"
         )
     return edges
+
+
+def parse_lowres(params: Mapping[str, Any]) -> LowresConfig:
+    return build_dataclass(LowresConfig, params.get("lowres"), "lowres")
 
 
 def parse_evaluator(params: Mapping[str, Any]) -> EvaluatorConfig:

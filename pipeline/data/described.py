@@ -31,12 +31,13 @@ def describe_data_file(name: str, path: Path) -> DataInput:
 
     The digest hashes the file once (about 0.1 s for Fashion-MNIST's 30 MB); the split sizes
     come from the array headers inside the zip, so no array is decompressed. A split is the
-    array `x_<split>` (dataset.npz) or `<split>` (pairs.npz)."""
+    array `x_<split>` (dataset.npz), `<split>` (edge pairs) or `<split>_high` (lowres pairs:
+    a row is then described by its original image)."""
     path = Path(path)
     arrays = _npz_headers(path)
     splits, row_shape, dtype = {}, (), ""
     for split in ("train", "test"):
-        found = arrays.get(f"x_{split}") or arrays.get(split)
+        found = arrays.get(f"x_{split}") or arrays.get(split) or arrays.get(f"{split}_high")
         if found is not None:
             splits[split] = int(found[0][0])
             row_shape, dtype = row_shape or tuple(found[0][1:]), dtype or str(found[1])

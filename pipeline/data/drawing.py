@@ -62,7 +62,7 @@ def drawing_to_edges(
     """
     if kind not in KINDS:
         raise ConfigError(f"the picture kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    picture = _flatten_alpha(picture)  # [H, W] or [H, W, 3]
+    picture = flatten_alpha(picture)  # [H, W] or [H, W, 3]
     gray = picture if picture.ndim == 2 else cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY)
     if kind == "auto":
         kind = "edges" if is_drawing(gray) else "photo"
@@ -82,14 +82,14 @@ def is_drawing(gray: np.ndarray) -> bool:
     return bool(near.mean() >= DRAWING_SHARE)
 
 
-def _flatten_alpha(picture: np.ndarray) -> np.ndarray:
+def flatten_alpha(picture: np.ndarray) -> np.ndarray:
     """uint8 [H, W], [H, W, 1], [H, W, 3] or [H, W, 4] -> [H, W] or [H, W, 3], no alpha."""
     picture = np.asarray(picture)
     if picture.dtype != np.uint8 or not (
         picture.ndim == 2 or (picture.ndim == 3 and picture.shape[-1] in (1, 3, 4))
     ):
         raise DataError(
-            f"a drawing must be a uint8 H x W grey, RGB or RGBA picture, got {picture.dtype} "
+            f"a picture must be a uint8 H x W grey, RGB or RGBA image, got {picture.dtype} "
             f"{picture.shape}; save it as PNG or JPEG"
         )
     if picture.ndim == 3 and picture.shape[-1] == 1:

@@ -115,8 +115,9 @@ def training_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-# Leading axes of each draw (None: all): alpha and replay are per example, [B, k].
-DRAW_SHAPES = {"alpha": 2, "perturbation": None, "replay": 2}
+# Leading axes of each draw (None: all): alpha, replay and caption (stackgan's choice of
+# phrasing) are per example, [B, k].
+DRAW_SHAPES = {"alpha": 2, "perturbation": None, "replay": 2, "caption": 2}
 
 
 def penalty_draws(names, seed: int, step: tf.Tensor, batch_shape) -> dict[str, tf.Tensor]:

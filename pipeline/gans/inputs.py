@@ -1,12 +1,15 @@
 """Input kinds: what a generator is fed, which data file its family trains on, and what its
 model is scored on: noise (LATENT: gan, dcgan), noise and a class (CONDITIONAL: cgan),
-noise with a classifying discriminator (CLASSIFIER: sgan, catgan) or edge maps
-(EDGE_PAIRS: pix2pix). A family names its kind (pipeline.gans.families.Family.inputs).
+noise with a classifying discriminator (CLASSIFIER: sgan, catgan), edge maps
+(EDGE_PAIRS: pix2pix) or low-resolution images (LOWRES_PAIRS: srgan). A family names its
+kind (pipeline.gans.families.Family.inputs); noise and a caption (CAPTIONED: stackgan) is
+in pipeline.gans.captioned, built on these.
 
 The stages train, draw and score every model through the task its kind makes
 (`task_for`), so they never branch on the model's name. A task knows:
     train_images        the uint8 array the training loop iterates ([N, H, W, C]; for a
-                        translation model the pairs, [N, S, S, 1 + C])
+                        translation model the pairs, [N, S, S, 1 + C]; for an upscaling
+                        one the stacked pairs, [N, S, S, 2C])
     train_labels        the labels training sees (pipeline.data.labels), or None
     max_samples         how many distinct samples `images` can give (None: unlimited)
     preview(g)          the picture of a generator: samples.png and the per-epoch grids
@@ -18,7 +21,8 @@ pipeline.scoring.metrics: paired, conditional_accuracy, classifier_accuracy):
     requested_labels(n) the classes `images` asked for (ConditionalTask)
     classify(d)         a classifying discriminator's class of each real test image
                         (ClassifierTask, with `dataset` and `sees_labels`)
-    real_images(n)      the real targets of `images` (TranslationTask)
+    real_images(n)      the real targets of `images` (TranslationTask, UpscaleTask)
+    baseline_images(n)  the same inputs upscaled by a plain filter (UpscaleTask)
 """
 
 from __future__ import annotations
@@ -235,6 +239,69 @@ class TranslationTask:
         return crop_padding(np.asarray(to_unit_range(real)), self.pairs.pad)
 
 
+class UpscaleTask:
+    """A super-resolution model: G(low-resolution image) -> the image at lowres.factor
+    times the side (srgan), trained and scored on the `lowres` pairs
+    (pipeline.data.lowres: the training loop gets them stacked, [N, H, H, 2C])."""
+
+    latent = False  # its input is a small image, not a latent
+    train_labels = None
+
+    def __init__(self, run: RunConfig, pairs):
+        self.run, self.pairs = run, pairs
+        self.train_images = pairs.train
+        self.max_samples = len(pairs.test_low)  # one upscaled image per test image
+
+    def upscale(self, generator, low: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        """uint8 [N, h, h, C] -> float [N, H, H, C] in [-1, 1], in inference mode."""
+        from pipeline.data.loader import to_unit_range
+
+        batches = [
+            sample_images(generator, to_unit_range(low[i : i + batch_size]))
+            for i in range(0, len(low), batch_size)
+        ]
+        return np.concatenate(batches)
+
+    def strips(self, generator, indices: np.ndarray) -> np.ndarray:
+        """low | bicubic | generated | real, side by side: float [n, H, 4H + 3, C]."""
+        from pipeline.data.lowres import strips as side_by_side
+        from pipeline.data.lowres import upscale
+        from pipeline.images import to_uint8
+
+        low, high = self.pairs.test_low[indices], self.pairs.test_high[indices]
+        generated = to_uint8(self.upscale(generator, low)).reshape(high.shape)
+        bicubic = upscale(low, self.pairs.factor, "bicubic")
+        return side_by_side(low, [bicubic, generated], high, self.pairs.factor)
+
+    def preview(self, generator) -> np.ndarray:
+        """The first test images as strips, a quarter as many as a latent grid holds, in
+        two columns (a strip is four images wide)."""
+        side = self.run.train.sample_grid
+        count = min(max(1, side * side // 4), len(self.pairs.test_low))
+        return grid(self.strips(generator, np.arange(count)), columns=max(1, side // 4))
+
+    def picture(self, generator, count: int, seed: int, columns: int | None = None):
+        """`count` test images drawn with `seed`, as strips."""
+        count = min(count, len(self.pairs.test_low))
+        chosen = np.random.default_rng(seed).choice(len(self.pairs.test_low), count, replace=False)
+        return grid(self.strips(generator, np.sort(chosen)), columns=columns)
+
+    def images(self, generator, count: int, seed: int, batch_size: int = 500) -> np.ndarray:
+        """The first `count` low-resolution test images upscaled (`seed` is unused)."""
+        return self.upscale(generator, self.pairs.test_low[:count], batch_size)
+
+    def real_images(self, count: int) -> np.ndarray:
+        """The targets of `images(g, count)`: the original test images in [-1, 1]."""
+        return self.pairs.test_high[:count].astype(np.float32) / 127.5 - 1.0
+
+    def baseline_images(self, count: int, method: str = "bicubic") -> np.ndarray:
+        """The first `count` low test images upscaled by `method` (a plain filter)."""
+        from pipeline.data.lowres import upscale
+
+        low = self.pairs.test_low[:count]
+        return upscale(low, self.pairs.factor, method).astype(np.float32) / 127.5 - 1.0
+
+
 class _Kind:
     """An input kind: the data file a family trains on and the task that feeds it."""
 
@@ -253,6 +320,10 @@ class _Kind:
     def preview(self, run: RunConfig, images: np.ndarray, labels: TrainingLabels | None):
         """The per-epoch picture when the caller gave none (tests, benches)."""
         return LatentTask(run).preview
+
+    def configure(self, run: RunConfig, params) -> RunConfig:
+        """`run` with the settings of params.yaml this kind's data was made with."""
+        return run
 
     def __repr__(self) -> str:
         return f"<input kind {self.name}>"
@@ -324,10 +395,44 @@ class _EdgePairs(_Kind):
         return TranslationTask(run, pairs).preview
 
 
+class _LowresPairs(_Kind):
+    """(low-resolution image, image) pairs of the `lowres` stage, upscaled low -> high."""
+
+    name = "low-resolution pairs"
+
+    def data_file(self, data) -> str:
+        from pipeline.data.lowres import PAIRS_FILE
+
+        return str(PAIRS_FILE)
+
+    def configure(self, run: RunConfig, params) -> RunConfig:
+        """`run` with lowres.* (the factor the networks upscale by)."""
+        import dataclasses
+
+        from pipeline.config import parse_lowres
+
+        return dataclasses.replace(run, lowres=parse_lowres(params))
+
+    def task(self, run: RunConfig, with_training_data: bool = True):
+        from pipeline.data.lowres import PAIRS_FILE, check_pairs, load_pairs
+
+        pairs = load_pairs(PAIRS_FILE, train=with_training_data)
+        return UpscaleTask(run, check_pairs(pairs, run))
+
+    def preview(self, run, images, labels):
+        """Strips of the first training pairs (tests, benches)."""
+        from pipeline.data.lowres import LowresPairs, high_of, low_of
+
+        low, high = low_of(images[:64], run.lowres.factor), high_of(images[:64])
+        pairs = LowresPairs(low[:0], high[:0], low, high, run.data.dataset, run.lowres)
+        return UpscaleTask(run, pairs).preview
+
+
 LATENT = _Kind()
 CONDITIONAL = _Conditional()
 CLASSIFIER = _Classifier()
 EDGE_PAIRS = _EdgePairs()
+LOWRES_PAIRS = _LowresPairs()
 
 
 def task_for(run: RunConfig, *, with_training_data: bool = True):

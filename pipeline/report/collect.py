@@ -29,6 +29,7 @@ from pipeline.saved import (
     EDGES,
     EVALUATOR,
     EVALUATOR_DIR,
+    LOWRES,
     REFERENCE,
     REFERENCE_DIR,
     Maker,
@@ -92,10 +93,26 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
+class DerivedData:
+    """A data stage's outputs the page shows: data/<stage>/preview.png and stats.json."""
+
+    stage: str  # edges, lowres
+    caption: str
+    preview: Picture | None
+    stats: dict[str, Any] | None
+
+
+# The data stages whose pictures and figures the page shows: (stage, its Maker, caption).
+DERIVED = (
+    ("edges", EDGES, "Canny edge maps (edges.*) and the images they pair with, for pix2pix"),
+    ("lowres", LOWRES, "low | bicubic | original: the images shrunk by lowres.*, for srgan"),
+)
+
+
+@dataclass(frozen=True)
 class DataSection:
     dataset: str
-    edges_preview: Picture | None  # data/edges/preview.png
-    edges_stats: dict[str, Any] | None  # data/edges/stats.json
+    derived: tuple[DerivedData, ...]  # edges and lowres, each possibly not made yet
     evaluator: dict[str, Any] | None  # models/evaluator/metrics.json
 
 
@@ -309,8 +326,15 @@ def collect(params: Mapping, store: Store | None = None) -> Report:
     models = tuple(collect_model(params, name, store) for name in names)
     data = DataSection(
         dataset=parse_data(params).dataset,
-        edges_preview=read_picture(Path("data/edges/preview.png"), EDGES),
-        edges_stats=optional_json(Path("data/edges/stats.json"), EDGES),
+        derived=tuple(
+            DerivedData(
+                stage,
+                caption,
+                read_picture(Path(f"data/{stage}/preview.png"), maker),
+                optional_json(Path(f"data/{stage}/stats.json"), maker),
+            )
+            for stage, maker, caption in DERIVED
+        ),
         evaluator=optional_json(EVALUATOR_DIR / "metrics.json", EVALUATOR),
     )
     studies = collect_studies(params, warnings)

@@ -32,6 +32,10 @@ DIRECTIONS: dict[str, str] = {
     "baseline_accuracy": HIGHER,  # sgan: the supervised baseline on the same labels
     "psnr": HIGHER,
     "ssim": HIGHER,
+    "stage1_fid": LOWER,  # stackgan's Stage I alone (the gain of Stage II: fid against it)
+    "stage1_precision": HIGHER,
+    "stage1_recall": HIGHER,
+    "stage1_conditional_accuracy": HIGHER,
 }
 
 COMMON = ("fid", "kid", "precision", "recall", "classifier_score")

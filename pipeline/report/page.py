@@ -336,20 +336,24 @@ def data_section(report: Report) -> str:
             + ", ".join(f"{escape(k)} {number(v)}" for k, v in d.evaluator.items())
             + "</p>"
         )
-    if d.edges_preview is not None:
-        parts.append(
-            f'<figure><img class="pixels" src="{data_uri(d.edges_preview)}" '
-            f'width="{d.edges_preview.width}" height="{d.edges_preview.height}" '
-            'alt="edge maps and their images"><figcaption>data/edges/preview.png: Canny edge '
-            "maps (edges.*) and the images they pair with</figcaption></figure>"
-        )
-    if d.edges_stats:
-        parts.append(
-            "<p>Edge statistics (data/edges/stats.json):</p>"
-            + _facts((k, number(v)) for k, v in d.edges_stats.items())
-        )
-    if d.edges_preview is None and not d.edges_stats:
-        parts.append('<p class="muted">no edge maps yet (<code>dvc repro edges</code>)</p>')
+    for derived in d.derived:
+        path = f"data/{derived.stage}"
+        if derived.preview is not None:
+            parts.append(
+                f'<figure><img class="pixels" src="{data_uri(derived.preview)}" '
+                f'width="{derived.preview.width}" height="{derived.preview.height}" '
+                f'alt="{escape(derived.caption)}"><figcaption>{path}/preview.png: '
+                f"{escape(derived.caption)}</figcaption></figure>"
+            )
+        if derived.stats:
+            parts.append(
+                f"<p>{path}/stats.json:</p>"
+                + _facts((k, number(v)) for k, v in derived.stats.items())
+            )
+        if derived.preview is None and not derived.stats:
+            parts.append(
+                f'<p class="muted">no {path}/ yet (<code>dvc repro {derived.stage}</code>)</p>'
+            )
     return "".join(parts)
 
 

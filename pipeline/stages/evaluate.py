@@ -15,7 +15,7 @@ from pipeline.tracking.runs import experiment_name
 
 def evaluate_command(params_path: Path, model: str) -> dict:
     """Score a trained generator: models/NAME/metrics.json, and the GAN's MLflow run."""
-    import pipeline.gans.blocks.style  # noqa: F401  (StyleGAN's layers, to load its generator)
+    import pipeline.gans.blocks  # noqa: F401  (the zoo's custom layers, to load a generator)
     from pipeline.config import parse_evaluate
     from pipeline.gans.inputs import task_for
     from pipeline.scoring.reference import Reference

@@ -373,7 +373,7 @@ def explore_command(
     params_path: Path, model: str, what: str, out: Path, options: ExploreOptions
 ) -> Explored:
     """Draw the picture `what` of `model`'s trained generator to `out` (see the module)."""
-    import pipeline.gans.blocks.style  # noqa: F401  (StyleGAN's layers, to load its generator)
+    import pipeline.gans.blocks  # noqa: F401  (the zoo's custom layers, to load a generator)
     from pipeline.gans.inputs import CONDITIONAL
     from pipeline.gans.latent import LatentSpace
 

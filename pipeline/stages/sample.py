@@ -41,14 +41,17 @@ def sample_command(
     label: str | None = None,
     model_uri: str | None = None,
     truncation: float = 1.0,
+    text: str | None = None,
 ) -> Path:
     """A grid of `count` samples (triptychs of test pairs for a translation model); of
     class `label` (a name or an index) for a conditional model, else a row per class.
 
     The generator is models/MODEL/generator.keras, or with `model_uri` a registered one
     (`models:/fashion_mnist-dcgan@champion`), whose family comes from its version's tag.
-    `truncation` psi != 1 pulls each latent towards the mean (pipeline.gans.latent)."""
-    import pipeline.gans.blocks.style  # noqa: F401  (StyleGAN's layers, to load its generator)
+    `truncation` psi != 1 pulls each latent towards the mean (pipeline.gans.latent).
+    `text` is the sentence a captioned model (stackgan) draws: a word outside its
+    captions' vocabulary is a one-line ConfigError naming the nearest words."""
+    import pipeline.gans.blocks  # noqa: F401  (the zoo's custom layers, to load a generator)
     from pipeline.data.labels import class_index
     from pipeline.gans.inputs import ConditionalTask, LatentTask, task_for
 
@@ -68,6 +71,16 @@ def sample_command(
                 f"--label needs a conditional model (cgan); {run.model}'s generator takes no label"
             )
         options["label"] = class_index(label, task.class_names)
+    if text is not None:
+        if not hasattr(task, "encode_text"):
+            raise ConfigError(
+                f"--text needs a captioned model (stackgan); {run.model}'s generator takes "
+                "no sentence"
+            )
+        if label is not None:
+            raise ConfigError("give --text or --label, not both: the sentence names the class")
+        task.encode_text(text)  # its words checked before the generator loads
+        options["text"] = text
     if truncation != 1.0:
         if not isinstance(task, LatentTask):
             raise ConfigError(

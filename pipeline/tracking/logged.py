@@ -49,12 +49,15 @@ def generator_signature(generator):
         named = len(tensors) > 1
         return Schema(
             [
-                TensorSpec(_numpy_dtype(t.dtype), (-1, *t.shape[1:]), t.name if named else None)
+                TensorSpec(_numpy_dtype(t.dtype), _shape(t, -1), t.name if named else None)
                 for t in tensors
             ]
         )
 
     return ModelSignature(specs(generator.inputs), specs(generator.outputs))
+
+
+EXAMPLE_SIDE = 8  # the side of an example picture for a generator that takes any size
 
 
 def generator_example(generator, rows: int = 2):
@@ -64,7 +67,7 @@ def generator_example(generator, rows: int = 2):
     rng = np.random.default_rng(0)
     examples = {}
     for tensor in generator.inputs:
-        shape, dtype = (rows, *tensor.shape[1:]), _numpy_dtype(tensor.dtype)
+        shape, dtype = _shape(tensor, rows, EXAMPLE_SIDE), _numpy_dtype(tensor.dtype)
         if np.issubdtype(dtype, np.integer):
             examples[tensor.name] = np.zeros(shape, dtype)
         elif len(shape) == 2:
@@ -72,6 +75,12 @@ def generator_example(generator, rows: int = 2):
         else:
             examples[tensor.name] = rng.uniform(-1.0, 1.0, shape).astype(dtype)
     return next(iter(examples.values())) if len(examples) == 1 else examples
+
+
+def _shape(tensor, rows: int, free: int = -1) -> tuple[int, ...]:
+    """A Keras tensor's shape with `rows` rows and `free` for any other free dimension
+    (srgan's generator takes pictures of any size: -1 in a signature)."""
+    return (rows, *(free if d is None else d for d in tensor.shape[1:]))
 
 
 def _numpy_dtype(dtype) -> np.dtype:

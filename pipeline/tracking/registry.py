@@ -365,7 +365,7 @@ def load_registered_generator(uri: str, client: MlflowClient | None = None) -> R
     model = version.tags.get("model")
     if not model:
         raise PipelineError(f"{version.name} v{version.version} has no `model` tag; tag it")
-    import pipeline.gans.blocks.style  # noqa: F401  (StyleGAN's layers, to load its generator)
+    import pipeline.gans.blocks  # noqa: F401  (the zoo's custom layers, to load a generator)
 
     generator = mlflow.keras.load_model(
         f"models:/{version.name}/{version.version}", load_model_kwargs={"compile": False}

@@ -17,8 +17,8 @@ run draws the same noise); under MirroredStrategy every replica draws the same s
 its own examples, as dropout does (docs/training.md, Determinism).
 
 These are custom Keras layers: a saved StyleGAN generator loads once this module is
-imported (evaluate, sample, explore and the registry do; in your own code,
-`import pipeline.gans.blocks.style` before `keras.saving.load_model`).
+imported (`import pipeline.gans.blocks`, which evaluate, sample, explore and the registry
+do, imports it; in your own code, the same before `keras.saving.load_model`).
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ ALL_LOSSES = ("nonsaturating", "minimax", "wgan", "wgan_gp", "hinge", "lsgan", "
 # (pipeline.gans.blocks.stabilizers.BatchFeatures), the trainer the replay buffer.
 STABILIZERS = ("minibatch_std", "minibatch_discrimination", "replay")
 
-# Names reserved by DESIGN.md for families that are not built yet.
-PLANNED = ("srgan", "stackgan")
+# Names reserved for families that are not built yet (DESIGN.md's zoo is built: none).
+PLANNED: tuple[str, ...] = ()
 
 
 def _no_options(run) -> dict:
@@ -161,7 +161,7 @@ def resolve_run(params: Mapping[str, Any], model: str):
 
     family = get_family(model)
     check_train_models(params)
-    run = resolve(params, model, family.params)
+    run = family.inputs.configure(resolve(params, model, family.params), params)
     if run.train.replay and run.train.replay_buffer < run.train.batch_size:
         raise ConfigError(
             f"train.replay_buffer ({run.train.replay_buffer}) must hold at least one batch "
