@@ -9,7 +9,8 @@ each step, chosen by a per-example U(0, 1) draw of the data pipeline (`caption`,
     noise [B, latent] = [eps (ca_dim) | z (latent - ca_dim)]
     Stage I   c1 = mu1(phi) + sigma1(phi) * eps;  [z, c1] -> rough image [B, 14, 14, C]
     Stage II  c2 = mu2(phi) + sigma2(phi) * eps;  [rough, c2] -> image [B, 28, 28, C]
-              (downsample to 7, concatenate c2 tiled, residual blocks, upsample twice)
+              (encode at 14 px, join c2 tiled, residual blocks, upsample to 28 px: a
+              correction added to the upsampled Stage-I image, zero at the start)
 
 Conditioning augmentation (CA): mu and log sigma are linear in phi; G's loss adds
 `kl_weight` x KL(N(mu, sigma^2) || N(0, I)), averaged over the ca_dim dimensions (the
