@@ -108,14 +108,8 @@ def test_the_bicubic_baseline_is_scored_like_the_model(monkeypatch):
     bicubic = task.baseline_images(4)
     assert bicubic.shape == (4, S, S, 1) and bicubic.min() >= -1 and bicubic.max() <= 1
 
-    class Embedder:  # features that are the pixels' means: enough to check the wiring
-        def __call__(self, images):
-            flat = np.asarray(images, np.float64).reshape(len(images), -1)
-            features = np.stack([flat.mean(1), flat.std(1), flat[:, 0]], axis=1)
-            return type("E", (), {"features": features})()
-
     reference = type("R", (), {"mu": np.zeros(3), "sigma": np.eye(3)})()
-    context = Context(bicubic, None, reference, None, task=task, embedder=Embedder())
+    context = Context(bicubic, None, reference, None, task=task, embedder=_MeanEmbedder())
     scores = compute_metrics(["upscale_baseline", "paired"], context)
     # scored as images, the bicubic upscale is its own baseline: the same psnr and ssim
     assert scores["bicubic_psnr"] == pytest.approx(scores["psnr"])
@@ -328,3 +322,31 @@ def test_samples_show_low_bicubic_generated_and_real_side_by_side():
         atol=1e-5,
     )
     assert task.picture(generator, 3, seed=0).ndim == 2  # a grey picture, 3 strips
+
+
+class _MeanEmbedder:
+    """Three features per image (its mean, spread and first pixel): enough to wire an FID."""
+
+    def __call__(self, images):
+        flat = np.asarray(images, np.float64).reshape(len(images), -1)
+        features = np.stack([flat.mean(1), flat.std(1), flat[:, 0]], axis=1)
+        return type("Embedding", (), {"features": features})()
+
+
+@pytest.mark.parametrize("test_images, with_fid", [(3, False), (6, True)])
+def test_the_lowres_stats_have_an_fid_only_when_the_test_split_can_give_one(
+    monkeypatch, capsys, test_images, with_fid
+):
+    from pipeline.scoring.reference import Reference
+    from pipeline.stages.lowres import baseline_stats
+
+    reference = type("R", (), {"mu": np.zeros(3), "sigma": np.eye(3)})()
+    monkeypatch.setattr(
+        "pipeline.scoring.evaluator.load_embedder", lambda batch_size=500: _MeanEmbedder()
+    )
+    monkeypatch.setattr(Reference, "load", classmethod(lambda cls, path=None: reference))
+    pairs = lowres.make_pairs(_dataset(test=test_images), LowresConfig())
+    stats = baseline_stats(pairs, batch_size=10)
+    assert stats["test_pairs"] == test_images and stats["bicubic_psnr"] > 0
+    assert ("bicubic_fid" in stats) == with_fid and ("nearest_fid" in stats) == with_fid
+    assert ("too few for an FID" in capsys.readouterr().err) != with_fid

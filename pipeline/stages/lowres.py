@@ -12,7 +12,11 @@ from pipeline.config import load_params, parse_data, parse_evaluate, parse_lowre
 
 def baseline_stats(pairs, batch_size: int) -> dict[str, float | int]:
     """Flat figures for stats.json: sizes, and per upscaler of the test split's low
-    images its psnr, ssim, l1 against the originals and its fid against the reference."""
+    images its psnr, ssim, l1 against the originals and its fid against the reference
+    (not for a test split too small for an FID: no more images than features; a line on
+    stderr says so)."""
+    import sys
+
     from pipeline.data import lowres
     from pipeline.data.loader import to_unit_range
     from pipeline.scoring.evaluator import load_embedder
@@ -21,6 +25,14 @@ def baseline_stats(pairs, batch_size: int) -> dict[str, float | int]:
 
     embedder = load_embedder(batch_size)  # first: a missing evaluator names its stage
     reference = Reference.load()
+    features = reference.mu.shape[0]
+    if len(pairs.test_high) <= features:
+        print(
+            f"lowres: {len(pairs.test_high)} test images are too few for an FID ({features} "
+            "features); stats.json has psnr, ssim and l1 only",
+            file=sys.stderr,
+        )
+        embedder = None
     real = to_unit_range(pairs.test_high).numpy()
     stats: dict[str, float | int] = {
         "factor": pairs.factor,

@@ -17,12 +17,15 @@ from pipeline.scoring.metrics.paired import paired_scores
 BASELINE = "bicubic"  # the paper's baseline, and the filter the low images were made with
 
 
-def upscaler_scores(upscaled, real, embedder, reference) -> dict[str, float]:
+def upscaler_scores(upscaled, real, embedder=None, reference=None) -> dict[str, float]:
     """l1, psnr, ssim of float `upscaled` [N, H, W, C] in [-1, 1] against `real` (same
-    shape, same order), and the FID of `upscaled` against the reference statistics."""
-    features = embedder(upscaled).features
-    fid = fid_against_statistics(features, reference.mu, reference.sigma)
-    return {**paired_scores(upscaled, real), "fid": fid}
+    shape, same order), and, given the evaluator, the FID of `upscaled` against the
+    reference statistics."""
+    scores = paired_scores(upscaled, real)
+    if embedder is not None:
+        features = embedder(upscaled).features
+        scores["fid"] = fid_against_statistics(features, reference.mu, reference.sigma)
+    return scores
 
 
 def _baseline(context: Context) -> dict[str, float]:
