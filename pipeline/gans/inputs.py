@@ -40,6 +40,18 @@ def sample_images(generator, inputs) -> np.ndarray:
     return np.asarray(generator(inputs, training=False), dtype=np.float32)
 
 
+def translate_images(generator, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """A generator of images (pix2pix, srgan) on uint8 inputs [N, ...], in batches: float
+    outputs in [-1, 1], in inference mode."""
+    from pipeline.data.loader import to_unit_range
+
+    batches = [
+        sample_images(generator, to_unit_range(images[i : i + batch_size]))
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(batches)
+
+
 def generate(
     generator, count: int, seed: int, batch_size: int = 500, psi: float = 1.0
 ) -> np.ndarray:
@@ -190,13 +202,7 @@ class TranslationTask:
         Inference mode: BatchNorm uses its moving statistics and the decoder's dropout is
         off (the paper keeps dropout on at test time for variety; a score wants one
         deterministic answer per input)."""
-        from pipeline.data.loader import to_unit_range
-
-        batches = [
-            sample_images(generator, to_unit_range(edges[i : i + batch_size]))
-            for i in range(0, len(edges), batch_size)
-        ]
-        return np.concatenate(batches)
+        return translate_images(generator, edges, batch_size)
 
     def triptychs(self, generator, indices: np.ndarray) -> np.ndarray:
         """edges | generated | real, side by side: float [n, S, 3S, C] in [-1, 1]."""
@@ -254,13 +260,7 @@ class UpscaleTask:
 
     def upscale(self, generator, low: np.ndarray, batch_size: int = 500) -> np.ndarray:
         """uint8 [N, h, h, C] -> float [N, H, H, C] in [-1, 1], in inference mode."""
-        from pipeline.data.loader import to_unit_range
-
-        batches = [
-            sample_images(generator, to_unit_range(low[i : i + batch_size]))
-            for i in range(0, len(low), batch_size)
-        ]
-        return np.concatenate(batches)
+        return translate_images(generator, low, batch_size)
 
     def strips(self, generator, indices: np.ndarray) -> np.ndarray:
         """low | bicubic | generated | real, side by side: float [n, H, 4H + 3, C]."""

@@ -5,7 +5,7 @@ The generator is fully convolutional, so a picture goes through whole; past
 `WHOLE_PIXELS` low-resolution pixels it goes in tiles of `TILE` x `TILE`, each with a
 margin of the generator's receptive radius (`receptive_radius`) around it, so a tile's
 output equals the whole picture's (up to float rounding) and memory stays bounded (about
-2 GB at 4x: a 600 x 400 RGB picture took 50 s on 2 cores, a progress bar over the tiles).
+2 GB at 4x: a 600 x 400 RGB picture took 50 s on 2 AVX-512 cores, a progress bar over the tiles).
 An RGB picture through a grey model is upscaled one channel at a time; a grey picture
 through an RGB model is repeated on three channels. Transparency is composited over white.
 """
@@ -51,11 +51,10 @@ def upscale_planes(
     progress bar over the tiles when `progress`."""
     from tqdm import tqdm
 
-    from pipeline.data.loader import to_unit_range
-    from pipeline.gans.inputs import sample_images
+    from pipeline.gans.inputs import translate_images
 
     def each(pictures):  # one picture at a time: the activations at 4x take the memory
-        return np.concatenate([sample_images(generator, to_unit_range(p[None])) for p in pictures])
+        return translate_images(generator, pictures, batch_size=1)
 
     count, height, width, channels = low.shape
     if height * width <= WHOLE_PIXELS and max(height, width) <= tile * 4:

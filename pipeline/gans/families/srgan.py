@@ -137,14 +137,13 @@ def build_discriminator(
     x = pair[..., channels:]  # [B, S, S, C]: D judges the image alone, as the paper's
     x = _d_conv(x, cfg.d_filters, 1, False, rate, "d_in")  # [B, S, S, d]
     width, levels = cfg.d_filters, _halvings(side)
-    for level in range(1, levels + 1):
-        side = -(-side // 2)
-        x = _d_conv(x, width, 2, True, rate, f"d_down{level}")  # [B, side, side, width]
+    for level in range(1, levels + 1):  # s = ceil(S / 2^level): 14, 7, 4 at 28 px
+        x = _d_conv(x, width, 2, True, rate, f"d_down{level}")  # [B, s, s, width]
         width *= 2
         if level == levels:
             x = batch.std(x)  # where ProGAN puts it: before the last block
-        x = _d_conv(x, width, 1, True, rate, f"d_block{level}")  # [B, side, side, width]
-    x = keras.layers.Flatten(name="d_flatten")(x)  # [B, side * side * width]
+        x = _d_conv(x, width, 1, True, rate, f"d_block{level}")  # [B, s, s, width]
+    x = keras.layers.Flatten(name="d_flatten")(x)  # [B, s * s * width]
     x = keras.layers.Dense(8 * cfg.d_filters, name="d_dense")(x)  # [B, 8 d] (paper: 1024)
     x = batch.discrimination(leaky_relu(name="d_dense_act")(x))  # [B, 8 d (+ kernels)]
     return keras.Model(pair, logit_head()(x), name="discriminator")  # [B, 1]
