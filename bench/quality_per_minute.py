@@ -104,7 +104,7 @@ class CurveProbe:
         self.embedder, self.reference = load_embedder(500), Reference.load()
         self.minutes, self.samples = minutes, samples
         self.points: list[dict] = []
-        self.steps = 0
+        self.probe_steps = iter(probe_steps(run, task))
 
     def train_minutes(self) -> float:
         counted = sum(s for p, s in self.timings.seconds.items() if p not in NOT_COUNTED)
@@ -115,7 +115,7 @@ class CurveProbe:
         from pipeline.scoring.probe import fid
 
         minutes = self.train_minutes()
-        self.steps += self.run.train.steps_per_epoch
+        self.steps = next(self.probe_steps)
         images = self.task.images(generator, self.samples, seed=0)
         embedding = self.embedder(images)
         point = {
@@ -134,6 +134,18 @@ class CurveProbe:
         if minutes >= self.minutes:
             raise BudgetSpent
         return point["fid2k"]
+
+
+def probe_steps(run, task) -> list[int]:
+    """The steps the loop probes at: each epoch's end and each phase's (a phase of a
+    family with several may end inside an epoch, as StackGAN's and ProGAN's do)."""
+    from pipeline.gans.families import get_family
+    from pipeline.training.phases import phase_plan
+
+    spe = run.train.steps_per_epoch
+    plan = phase_plan(get_family(run.model), run, spe, task.train_images.shape[1:])
+    ends = {plan.bounds(i)[1] for i in range(len(plan.phases))} if len(plan.phases) > 1 else set()
+    return sorted(ends | set(range(spe, plan.total_steps + 1, spe)) | {plan.total_steps})
 
 
 def run_variant(params: dict, model: str, minutes: float, samples: int) -> list[dict]:

@@ -74,6 +74,7 @@ def _batch(seed=1, count=8):
         "noise": tf.constant(rng.standard_normal((count, 2, 100)).astype(np.float32)),
         "labels": tf.constant(rng.integers(0, K, (count, 1)).astype(np.int32)),
         "caption": tf.constant(rng.uniform(0, 1, (count, 1)).astype(np.float32)),
+        "mismatch": tf.constant(rng.uniform(0, 1, (count, 1)).astype(np.float32)),
     }
 
 
@@ -214,6 +215,68 @@ def test_the_kl_term_reads_the_trained_stages_ca_and_joins_g_loss(run, stage):
     np.testing.assert_allclose(kl, 2.0 - math.log(2.0), rtol=1e-5)
     out = gan.train_step(_batch())
     assert float(out["kl"]) == pytest.approx(2.0 - math.log(2.0), rel=1e-4)
+
+
+def test_a_wrong_caption_is_of_another_class_and_every_other_class_is_drawn(run, captions):
+    gan = _gan(run)
+    numbers = captions.first[np.repeat(np.arange(K), 50)]  # each class's first phrasing
+    u = np.tile(np.linspace(0, 0.999, 50), K).astype(np.float32)
+    draws = {"mismatch": tf.constant(u), "caption": tf.constant(u)}
+    wrong = gan.wrong_captions(tf.constant(numbers), draws).numpy()
+    right_class, wrong_class = captions.caption_class[numbers], captions.caption_class[wrong]
+    assert (wrong_class != right_class).all()
+    for k in range(K):  # the draw reaches each of the K - 1 other classes
+        assert set(wrong_class[right_class == k]) == set(range(K)) - {k}
+    assert {"mismatch", "caption"} <= set(gan.draws)
+
+
+def test_the_matching_aware_d_judges_real_images_with_wrong_captions(run, captions):
+    """D's third chunk is the real images again, with captions of other classes; its
+    loss is the real term + (1 - w) x the fakes' + w x the mismatched pairs'."""
+    gan = _gan(run)
+    judged = {}
+
+    def discriminate(images, numbers):  # D's score: the caption's number, per image
+        judged["images"], judged["numbers"] = images, numbers
+        return tf.cast(numbers, tf.float32)[:, None] / 10.0
+
+    gan._discriminate = discriminate
+    batch = _batch(seed=5, count=6)
+    real, numbers = batch["real"][:, 0], tf.constant(captions.first[[0, 1, 2, 3, 4, 5]])
+    draws = {"mismatch": batch["mismatch"][:, 0], "caption": batch["caption"][:, 0]}
+    fake = tf.zeros_like(real)
+    real_out, fake_out = gan._judge(real, numbers, fake, draws)
+    images, judged_numbers = judged["images"].numpy(), judged["numbers"].numpy()
+    np.testing.assert_array_equal(images[12:], real.numpy())  # real, fake, real
+    np.testing.assert_array_equal(images[6:12], fake.numpy())
+    wrong = judged_numbers[12:]
+    assert (captions.caption_class[wrong] != captions.caption_class[numbers.numpy()]).all()
+    r, f, m = (t.numpy()[:, 0] for t in (real_out.matched, fake_out, real_out.mismatched))
+    np.testing.assert_array_equal(m * 10, wrong)
+
+    def softplus(x):
+        return np.log1p(np.exp(x))
+
+    report = gan._discriminator_objective(real_out, fake_out, numbers)
+    w, batch = run.family.mismatch_weight, gan.global_batch_size  # means over the global batch
+    expected = np.sum(softplus(-r) + (1 - w) * softplus(f) + w * softplus(m)) / batch
+    assert float(report["d_loss"]) == pytest.approx(expected, rel=1e-5)
+    sigmoid = 1 / (1 + np.exp(-m))
+    assert float(report["d_mismatch"]) == pytest.approx(sigmoid.sum() / batch, rel=1e-5)
+
+
+def test_the_matching_aware_term_off_draws_and_logs_nothing_of_it(tiny_params):
+    params = copy.deepcopy(tiny_params)
+    params["models"]["stackgan"].update({**TINY, "mismatch_weight": 0.0})
+    off = _gan(resolve_run(params, "stackgan"))
+    assert "mismatch" not in off.draws and "d_mismatch" not in off.metric_names
+    out = off.train_step(_batch())
+    assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake", "kl"}
+    params["models"]["stackgan"]["mismatch_weight"] = 0.5
+    on = _gan(resolve_run(params, "stackgan"))
+    out = on.train_step(_batch())
+    assert set(out) == {"d_loss", "g_loss", "d_real", "d_fake", "d_mismatch", "kl"}
+    assert 0.0 < float(out["d_mismatch"]) < 1.0
 
 
 def test_the_stage2_phase_trains_stage2_and_d2_only(run):

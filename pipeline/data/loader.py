@@ -117,7 +117,7 @@ def training_dataset(
 
 # Leading axes of each draw (None: all): alpha, replay and caption (stackgan's choice of
 # phrasing) are per example, [B, k].
-DRAW_SHAPES = {"alpha": 2, "perturbation": None, "replay": 2, "caption": 2}
+DRAW_SHAPES = {"alpha": 2, "perturbation": None, "replay": 2, "caption": 2, "mismatch": 2}
 
 
 def penalty_draws(names, seed: int, step: tf.Tensor, batch_shape) -> dict[str, tf.Tensor]:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -59,17 +60,29 @@ from pipeline.gans.phases import Phase
 # The parts of the generator, by layer name (the stage1 metric draws Stage I through them).
 TEXT_ENCODER, STAGE1, STAGE2 = "text_encoder", "stage1", "stage2"
 CAPTION_DRAW = "caption"  # the data pipeline's per-example U(0, 1) draw of the phrasing
+MISMATCH_DRAW = "mismatch"  # ... and of the other class whose caption D gets with a real image
+
+
+class Judged(NamedTuple):
+    """D's outputs on the real images of a D update: with their own captions, and with a
+    caption of another class (the matching-aware term's negatives)."""
+
+    matched: tf.Tensor  # [b, 1]
+    mismatched: tf.Tensor  # [b, 1]
 
 
 @dataclass(frozen=True)
 class Config:
     """models.stackgan.* (train.epochs is not read: the phases' steps are the budget)"""
 
-    stage1_steps: int = field(default=5000, metadata=AT_LEAST_ONE)  # Stage I alone
-    stage2_steps: int = field(default=4500, metadata=AT_LEAST_ONE)  # then Stage II
+    stage1_steps: int = field(default=4500, metadata=AT_LEAST_ONE)  # Stage I alone
+    stage2_steps: int = field(default=3500, metadata=AT_LEAST_ONE)  # then Stage II
     text_dim: int = field(default=32, metadata=AT_LEAST_ONE)  # a caption's embedding
     ca_dim: int = field(default=16, metadata=AT_LEAST_ONE)  # c's size (< train.latent_dim)
     kl_weight: float = field(default=0.05, metadata=check(lambda v: v >= 0, ">= 0"))
+    # D's share of "real image, wrong caption" among its negatives (the paper's matching-aware
+    # D, Reed et al. 2016's GAN-CLS: 0.5); 0 = only fakes are negatives
+    mismatch_weight: float = field(default=0.5, metadata=check(lambda v: 0 <= v <= 1, "in [0, 1]"))
     filters: int = field(default=64, metadata=AT_LEAST_ONE)  # G's channels at 14 px
     residual_blocks: int = field(default=2, metadata=check(lambda v: v >= 0, ">= 0"))
 
@@ -301,18 +314,34 @@ class StackGAN(AdversarialGAN):
     """G(noise, tokens) against D(image, tokens); a batch's labels become caption numbers
     (the class's phrasing picked by the `caption` draw) before the shared train step."""
 
-    metric_names = (*METRIC_NAMES, "kl")
-
-    def __init__(self, generator, discriminator, *, captions, kl_weight: float, **kwargs):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        *,
+        captions,
+        kl_weight: float,
+        mismatch_weight: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(generator, discriminator, **kwargs)
         self.kl_weight = float(kl_weight)
+        self.mismatch_weight = float(mismatch_weight)
+        if captions.num_classes < 2:
+            self.mismatch_weight = 0.0  # no other class to take a wrong caption from
         self.caption_tokens = tf.constant(captions.tokens)  # int32 [P, L]
         self.first_caption = tf.constant(captions.first)  # int32 [K]
         self.caption_count = tf.constant(captions.counts)  # int32 [K]
+        self.caption_class = tf.constant(captions.caption_class)  # int32 [P]
+        self.num_classes = captions.num_classes
+        # d_mismatch: D's mean score of real images with a wrong caption (as d_real's)
+        mismatch = ("d_mismatch",) if self.mismatch_weight else ()
+        self.metric_names = (*METRIC_NAMES, *mismatch, "kl")
 
     @property
     def draws(self) -> tuple[str, ...]:
-        return (*super().draws, CAPTION_DRAW)
+        mismatch = (MISMATCH_DRAW,) if self.mismatch_weight else ()
+        return (*super().draws, CAPTION_DRAW, *mismatch)
 
     def caption_numbers(self, classes: tf.Tensor, draw: tf.Tensor) -> tf.Tensor:
         """Each example's caption: phrasing floor(u * n_class) of its class ([b, k])."""
@@ -323,10 +352,43 @@ class StackGAN(AdversarialGAN):
     def train_step(self, data):
         if not isinstance(data, dict):  # (real, noise, labels), as tests build it
             data = dict(zip(("real", "noise", "labels"), data, strict=False))
-        if CAPTION_DRAW not in data:  # no draw given: every class's first phrasing
-            data = {**data, CAPTION_DRAW: tf.zeros(tf.shape(data["labels"]), tf.float32)}
+        for name in (CAPTION_DRAW, MISMATCH_DRAW):  # no draw given: a class's first
+            if name in self.draws and name not in data:  # phrasing; the next class's
+                data = {**data, name: tf.zeros(tf.shape(data["labels"]), tf.float32)}
         captions = self.caption_numbers(data["labels"], data[CAPTION_DRAW])
         return super().train_step({**data, "labels": captions})
+
+    def wrong_captions(self, captions: tf.Tensor, draws: dict) -> tf.Tensor:
+        """For each caption, one of another class: the class k + 1 + floor(u (K - 1)) mod
+        K, u the mismatch draw, and its phrasing by the caption draw ([b])."""
+        others = self.num_classes - 1
+        shift = tf.minimum(tf.cast(draws[MISMATCH_DRAW] * others, tf.int32), others - 1)
+        wrong = (tf.gather(self.caption_class, captions) + 1 + shift) % self.num_classes
+        return self.caption_numbers(wrong, draws[CAPTION_DRAW])
+
+    def _judge(self, real, captions, fake, draws=None):
+        """With the matching-aware term, a D update also judges the real images with wrong
+        captions, in the same pass over [3b, ...] (real, fake, real)."""
+        if not (draws and MISMATCH_DRAW in draws):  # off, or G's own judgement
+            return super()._judge(real, captions, fake, draws)
+        fake_inputs = self._discriminator_input(real, captions, fake)
+        images = tf.concat([real, fake_inputs, real], axis=0)
+        wrong = self.wrong_captions(captions, draws)
+        out = self._discriminate(images, tf.concat([captions, captions, wrong], axis=0))
+        matched, fake_out, mismatched = tf.split(out, 3, axis=0)
+        return Judged(matched, mismatched), fake_out
+
+    def _discriminator_objective(self, real_out, fake_out, labels):
+        """GAN-CLS: (1 - w) x the loss on (real, fake) + w x the loss on (real, real with a
+        wrong caption); for the loss's real and fake terms that is the real term plus the
+        negatives' weighted as (1 - w) fake + w mismatched (w = 0.5: the paper's)."""
+        if not isinstance(real_out, Judged):
+            return super()._discriminator_objective(real_out, fake_out, labels)
+        w = self.mismatch_weight
+        report = super()._discriminator_objective(real_out.matched, fake_out, labels)
+        wrong = super()._discriminator_objective(real_out.matched, real_out.mismatched, labels)
+        d_loss = (1.0 - w) * report["d_loss"] + w * wrong["d_loss"]
+        return {**report, "d_loss": d_loss, "d_mismatch": wrong["d_fake"]}
 
     def _tokens(self, captions):
         return tf.gather(self.caption_tokens, captions)  # [b, L]
@@ -360,7 +422,12 @@ class StackGAN(AdversarialGAN):
 
 
 def model_options(run) -> dict:
-    return {"captions": _captions(run), "kl_weight": run.family.kl_weight}
+    cfg = run.family
+    return {
+        "captions": _captions(run),
+        "kl_weight": cfg.kl_weight,
+        "mismatch_weight": cfg.mismatch_weight,
+    }
 
 
 FAMILY = register(
