@@ -274,7 +274,7 @@ def main() -> None:
         }
         stored = [r for r in stored if (r["model"], r["variant"]) != (args.model, name)]
         stored.append(record)
-        out.write_text(json.dumps(stored, indent=1) + "\n")
+        out.write_text(json.dumps(stored, indent=2) + "\n")
     mine = [r for r in stored if r["model"] == args.model]
     draw(mine, args.model, out.with_name(f"quality_per_minute_{args.model}.png"))
 

@@ -24,7 +24,10 @@ The discriminators are conditioned on the caption through their own bag-of-words
 (D must not shape G's encoder): its vector is tiled over D's 7x7 features and
 concatenated (the paper's), and it also scores <W text, pooled features> (the projection
 term cgan uses, Miyato & Koyama 2018). D1 sees the image average-pooled to 14 (which
-undoes the nearest-neighbour upsampling of a Stage-I image exactly); D2 sees 28.
+undoes the nearest-neighbour upsampling of a Stage-I image exactly); D2 sees 28. D is
+matching-aware (the paper's, Reed et al. 2016's GAN-CLS; `mismatch_weight`): each D update
+also judges the real images with a caption of another class, as fakes, so D has to judge
+whether the image fits its caption, not only whether it looks real.
 
 The phases, each `models.stackgan.stage*_steps` long:
     stage1   G = text_encoder + Stage I, its 14 px image upsampled to 28 (so the loop, the
@@ -75,8 +78,8 @@ class Judged(NamedTuple):
 class Config:
     """models.stackgan.* (train.epochs is not read: the phases' steps are the budget)"""
 
-    stage1_steps: int = field(default=4500, metadata=AT_LEAST_ONE)  # Stage I alone
-    stage2_steps: int = field(default=3500, metadata=AT_LEAST_ONE)  # then Stage II
+    stage1_steps: int = field(default=3500, metadata=AT_LEAST_ONE)  # Stage I alone
+    stage2_steps: int = field(default=2000, metadata=AT_LEAST_ONE)  # then Stage II
     text_dim: int = field(default=32, metadata=AT_LEAST_ONE)  # a caption's embedding
     ca_dim: int = field(default=16, metadata=AT_LEAST_ONE)  # c's size (< train.latent_dim)
     kl_weight: float = field(default=0.05, metadata=check(lambda v: v >= 0, ">= 0"))
