@@ -258,11 +258,11 @@ def test_the_matching_aware_d_judges_real_images_with_wrong_captions(run, captio
         return np.log1p(np.exp(x))
 
     report = gan._discriminator_objective(real_out, fake_out, numbers)
-    w, batch = run.family.mismatch_weight, gan.global_batch_size  # means over the global batch
-    expected = np.sum(softplus(-r) + (1 - w) * softplus(f) + w * softplus(m)) / batch
+    w, global_batch = run.family.mismatch_weight, gan.global_batch_size  # the means' divisor
+    expected = np.sum(softplus(-r) + (1 - w) * softplus(f) + w * softplus(m)) / global_batch
     assert float(report["d_loss"]) == pytest.approx(expected, rel=1e-5)
     sigmoid = 1 / (1 + np.exp(-m))
-    assert float(report["d_mismatch"]) == pytest.approx(sigmoid.sum() / batch, rel=1e-5)
+    assert float(report["d_mismatch"]) == pytest.approx(sigmoid.sum() / global_batch, rel=1e-5)
 
 
 def test_the_matching_aware_term_off_draws_and_logs_nothing_of_it(tiny_params):

@@ -355,8 +355,10 @@ class StackGAN(AdversarialGAN):
     def train_step(self, data):
         if not isinstance(data, dict):  # (real, noise, labels), as tests build it
             data = dict(zip(("real", "noise", "labels"), data, strict=False))
-        for name in (CAPTION_DRAW, MISMATCH_DRAW):  # no draw given: a class's first
-            if name in self.draws and name not in data:  # phrasing; the next class's
+        # A batch without the draws (a test's) gets u = 0: each class's first phrasing,
+        # and the next class as the wrong one.
+        for name in (CAPTION_DRAW, MISMATCH_DRAW):
+            if name in self.draws and name not in data:
                 data = {**data, name: tf.zeros(tf.shape(data["labels"]), tf.float32)}
         captions = self.caption_numbers(data["labels"], data[CAPTION_DRAW])
         return super().train_step({**data, "labels": captions})
