@@ -6,8 +6,9 @@ For each model (default: every one in params.yaml's train.models) it runs the re
 from this checkout, an MLflow store of its own), then reads `seconds_by_part` from the
 run's train.json (pipeline.training.timing names the parts). Nothing in this checkout is
 written. The short budget: `--epochs` epochs of `--steps` steps (train.epochs and
-train.steps_per_epoch, also set under models.NAME; progan: `--steps` fade and stable steps
-per phase), with params.yaml's checkpoint, logging and FID settings.
+train.steps_per_epoch, also set under models.NAME; a family whose length is its phases',
+progan, srgan, stackgan: `--steps` steps per phase), with params.yaml's checkpoint, logging
+and FID settings.
 
 It prints, per model, the short run's seconds per part with its share of the stage's wall
 time, and the cost of each unit of work (a step, a checkpoint, an FID probe, a per-epoch
@@ -61,8 +62,10 @@ def short_params(params: dict, model: str, steps: int, epochs: int) -> dict:
     short["train"]["epochs"], short["train"]["steps_per_epoch"] = epochs, steps
     own = short.setdefault("models", {}).setdefault(model, {}) or {}
     own.update(epochs=epochs, steps_per_epoch=steps)
-    if model == "progan":  # its length is its phases', not epochs
-        own.update(fade_steps=steps, stable_steps=steps)
+    # a family whose length is its phases' (progan's fade/stable, srgan's pretrain/gan,
+    # stackgan's stage1/stage2 steps): each phase gets the short run's steps
+    defaults = (params.get("models") or {}).get(model) or {}
+    own.update({key: steps for key in defaults if key.endswith("_steps")})
     short["models"][model] = own
     return short
 

@@ -9,6 +9,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+# The CLI's kernels in the tests' own process too (train.onednn: without it an AVX2 CPU
+# would compute the in-process steps with other kernels than the stages the tests run)
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import pytest
 import tensorflow as tf

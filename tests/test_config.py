@@ -142,3 +142,34 @@ def test_in_training_fid_settings_do_not_invalidate_checkpoints(params):
     before = resolve_run(params, "gan").fingerprint()
     params["train"].update(fid_every=3, fid_samples=5000)
     assert resolve_run(params, "gan").fingerprint() == before
+
+
+@pytest.mark.parametrize(
+    ("onednn", "variable"), [(True, "1"), (False, "0"), (None, None)]
+)  # fmt: skip
+def test_onednn_sets_tensorflows_variable_before_it_starts(params, onednn, variable):
+    from pipeline.config import runtime_environment
+
+    params["train"]["onednn"] = onednn
+    assert runtime_environment(params).get("TF_ENABLE_ONEDNN_OPTS") == variable
+
+
+def test_onednn_changes_rounding_only_so_a_checkpoint_carries_over(params):
+    params["train"]["onednn"] = True
+    before = resolve_run(params, "dcgan").fingerprint()
+    params["train"]["onednn"] = False
+    assert resolve_run(params, "dcgan").fingerprint() == before
+
+
+def test_onednn_must_be_a_boolean(params):
+    from pipeline.config import runtime_environment
+
+    params["train"]["onednn"] = "yes"
+    with pytest.raises(ConfigError, match=r"train\.onednn must be true or false"):
+        runtime_environment(params)
+
+
+def test_the_repository_turns_onednn_on():
+    from pipeline.config import runtime_environment
+
+    assert runtime_environment(load_params("params.yaml"))["TF_ENABLE_ONEDNN_OPTS"] == "1"

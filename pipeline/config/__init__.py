@@ -103,6 +103,12 @@ class TrainConfig:
     # convolutional GANs differ between two processes on the CPU; with 1 a run repeats bit
     # for bit (docs/training.md, Determinism). null: TensorFlow's default (one per core).
     inter_op_threads: int | None = field(default=1, metadata=AT_LEAST_ONE)
+    # oneDNN's kernels for TensorFlow's CPU ops (TF_ENABLE_ONEDNN_OPTS, set by the CLI
+    # likewise). TensorFlow turns them on by itself only on CPUs with AVX512_VNNI,
+    # AVX512_BF16 or AMX; on a 2-core AVX2 CPU its Eigen kernels made the GANs 1.3x (dcgan)
+    # to 3x (pix2pix) slower (docs/operations.md, Threads and kernels). false: off;
+    # null: TensorFlow's own choice for the CPU.
+    onednn: bool | None = True
     lr: float = field(default=2e-4, metadata=POSITIVE)
     beta1: float = field(default=0.5, metadata=UNIT_INTERVAL_OPEN)
     k_steps: int = field(default=1, metadata=AT_LEAST_ONE)
@@ -270,6 +276,7 @@ class RunConfig:
             *ignore,
             "train.models",
             "train.inter_op_threads",  # same numbers up to rounding: a checkpoint carries over
+            "train.onednn",  # likewise
             "train.log_every",
             "train.checkpoint_every",
             "train.fid_every",
@@ -317,8 +324,13 @@ def _yaml_error(path: Path, error: yaml.YAMLError) -> str:
 def runtime_environment(params: Mapping[str, Any]) -> dict[str, str]:
     """The environment variables TensorFlow reads when it starts, from train.*: what the
     CLI sets (unless already set) before any stage imports TensorFlow."""
-    threads = parse_train(params).inter_op_threads
-    return {"TF_NUM_INTEROP_THREADS": str(threads)} if threads is not None else {}
+    train = parse_train(params)
+    environment = {}
+    if train.inter_op_threads is not None:
+        environment["TF_NUM_INTEROP_THREADS"] = str(train.inter_op_threads)
+    if train.onednn is not None:
+        environment["TF_ENABLE_ONEDNN_OPTS"] = "1" if train.onednn else "0"
+    return environment
 
 
 def check_params(params: Mapping[str, Any], families: Mapping[str, frozenset[str]]) -> None:
