@@ -19,8 +19,9 @@ params.yaml as it is). For each it prints the curve and where it flattens: the f
 probe whose fid2k is within `--flat` (default 5%) of the best fid2k the whole curve
 reaches, i.e. the budget beyond which more minutes buy less than that, and with `--goal`
 (e.g. `conditional_accuracy>=0.85`) the first probe that meets the family's own goal. Results go to
-`--out` (JSON, appended per variant, so runs of different variants accumulate) and a
-picture of every stored curve of the model beside it (.png).
+`--out` (JSON, appended per variant, so runs of different variants accumulate) and, beside
+it, a picture of the model's stored curves per CPU kind (quality_per_minute_MODEL.png for
+AVX-512 + BF16, _avx512.png, _avx2.png: minutes of different kinds are not comparable).
 
     .venv/bin/python bench/quality_per_minute.py --model dcgan --minutes 8 \
         --variant default --variant batch64:train.batch_size=64 \
@@ -188,7 +189,28 @@ def goal_point(points: list[dict], goal: str | None) -> dict | None:
     return next((p for p in points if p.get(key.strip(), float("-inf")) >= float(bound)), None)
 
 
-def draw(records: list[dict], model: str, path: Path) -> None:
+def machine_kind(flags: str) -> str:
+    """The CPU kind a record's minutes belong to: curves of different kinds never share a
+    picture (an AVX2 minute buys about half of an AVX-512 one)."""
+    if "avx512f" not in flags:
+        return "AVX2"
+    return "AVX-512 + BF16" if "avx512_bf16" in flags else "AVX-512"
+
+
+PICTURE_SUFFIX = {"AVX-512 + BF16": "", "AVX-512": "_avx512", "AVX2": "_avx2"}
+
+
+def draw_all(records: list[dict], model: str, out: Path) -> None:
+    """One picture per CPU kind among `model`'s records, beside `out`."""
+    kinds = {machine_kind(r["cpu_flags"]) for r in records}
+    for kind in sorted(kinds):
+        mine = [r for r in records if machine_kind(r["cpu_flags"]) == kind]
+        draw(mine, f"{model}: quality per minute, 2-core CPU ({kind})", out.with_name(
+            f"quality_per_minute_{model}{PICTURE_SUFFIX[kind]}.png"
+        ))  # fmt: skip
+
+
+def draw(records: list[dict], title: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,11 +223,7 @@ def draw(records: list[dict], model: str, path: Path) -> None:
         ax.plot(xs, ys, marker=".", label=record["variant"])
     ax.set_xlabel("training minutes (probes not counted)")
     ax.set_ylabel("fid2k (lower is better)")
-    flags = records[0]["cpu_flags"]
-    kind = flags  # "AVX2 only"
-    if "avx512f" in flags:
-        kind = "AVX-512 + BF16" if "avx512_bf16" in flags else "AVX-512"
-    ax.set_title(f"{model}: quality per minute, 2-core CPU ({kind})", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -275,8 +293,7 @@ def main() -> None:
         stored = [r for r in stored if (r["model"], r["variant"]) != (args.model, name)]
         stored.append(record)
         out.write_text(json.dumps(stored, indent=2) + "\n")
-    mine = [r for r in stored if r["model"] == args.model]
-    draw(mine, args.model, out.with_name(f"quality_per_minute_{args.model}.png"))
+    draw_all([r for r in stored if r["model"] == args.model], args.model, out)
 
 
 if __name__ == "__main__":
