@@ -105,8 +105,8 @@ class TrainConfig:
     inter_op_threads: int | None = field(default=1, metadata=AT_LEAST_ONE)
     # oneDNN's kernels for TensorFlow's CPU ops (TF_ENABLE_ONEDNN_OPTS, set by the CLI
     # likewise). TensorFlow turns them on by itself only on CPUs with AVX512_VNNI,
-    # AVX512_BF16 or AMX; on a 2-core AVX2 CPU its Eigen kernels made the GANs 1.3x (dcgan)
-    # to 3x (pix2pix) slower (docs/operations.md, Threads and kernels). false: off;
+    # AVX512_BF16 or AMX; on a 2-core AVX2 CPU its Eigen kernels made the GANs 1.6x (dcgan)
+    # to 2.8x (pix2pix) slower (docs/operations.md, Threads and kernels). false: off;
     # null: TensorFlow's own choice for the CPU.
     onednn: bool | None = True
     lr: float = field(default=2e-4, metadata=POSITIVE)
