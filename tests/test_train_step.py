@@ -68,6 +68,23 @@ def test_generator_update_leaves_the_discriminator_weights_alone(tiny_params):
     assert all(_changed(g_before, gan.generator))
 
 
+@pytest.mark.parametrize("passes", ["joint", "separate"])
+def test_discriminator_passes_choose_the_batch_norm_statistics(tiny_params, passes):
+    """joint: the DCGAN's BatchNorm D normalises real and fake with the statistics of the
+    mixed batch; separate: each kind with its own (seed 000's real batch, then fake)."""
+    run, gan = _gan(tiny_params, "dcgan", discriminator_passes=passes, dropout=0.0)
+    real, _ = _batch(run)
+    real = real[:, 0]
+    fake = 0.5 * real[::-1] - 0.3  # other statistics than the real batch's
+    real_out, fake_out = gan._judge(real, None, fake)
+    alone = gan.discriminator(real, training=True)
+    mixed = gan.discriminator(tf.concat([real, fake], axis=0), training=True)[: len(real)]
+    expected, other = (alone, mixed) if passes == "separate" else (mixed, alone)
+    np.testing.assert_allclose(real_out, expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(real_out, other, atol=1e-3)
+    assert fake_out.shape == real_out.shape == (len(real), 1)
+
+
 def test_k_steps_updates_the_discriminator_k_times(tiny_params):
     run, gan = _gan(tiny_params, "gan", k_steps=3)
     gan.train_step(_batch(run))

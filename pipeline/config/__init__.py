@@ -144,6 +144,10 @@ class TrainConfig:
     # the generator update. alternating: the generator step draws new fakes and sees the
     # discriminator after its update (the textbook loop of seed 004).
     update: Literal["simultaneous", "alternating"] = "simultaneous"
+    # How D sees a step's real and fake minibatches. joint: in one pass over both, so a
+    # BatchNorm in D normalises them with the mixed batch's statistics. separate: a pass
+    # each, as seed 000's two train_on_batch calls (each kind normalised by its own).
+    discriminator_passes: Literal["joint", "separate"] = "joint"
     log_every: int = field(default=10, metadata=AT_LEAST_ONE)
     checkpoint_every: int = field(default=100, metadata=AT_LEAST_ONE)
     sample_grid: int = field(default=8, metadata=AT_LEAST_ONE)
@@ -237,6 +241,7 @@ OVERRIDABLE = (
     "replay_buffer",
     "ema",
     "update",
+    "discriminator_passes",
     "precision",
 )
 

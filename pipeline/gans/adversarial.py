@@ -25,7 +25,9 @@ A family that is not "noise in, image out" subclasses and overrides hooks, keepi
     _generate(real, labels, z) -> fake              what G makes for this minibatch
     _discriminator_input(real, labels, fake)        what D sees for a fake, shaped like the
                                                     real minibatch (pix2pix adds the edges)
-    _discriminate(images, labels) -> D output       D on [2b, ...] (cgan passes the labels)
+    _discriminate(images, labels) -> D output       D on a batch of D inputs, [2b, ...] when
+                                                    real and fake share a pass (cgan passes
+                                                    the labels)
     _discriminator_objective(real_out, fake_out, labels)   {"d_loss", "d_real", "d_fake", ...}
     _generator_objective(real, labels, fake, fake_out, real_out)   {"g_loss", ...}
 and lists the extra values in `metric_names`. `real_out` is D's output on the real
@@ -62,6 +64,7 @@ class AdversarialGAN(keras.Model):
         k_steps: int = 1,
         loss: Loss | str = "nonsaturating",
         update: str = "simultaneous",
+        discriminator_passes: str = "joint",
         replay: ReplayBuffer | None = None,
         **kwargs,
     ):
@@ -72,6 +75,7 @@ class AdversarialGAN(keras.Model):
         self.k_steps = k_steps
         self.loss = get_loss(loss) if isinstance(loss, str) else loss
         self.update = update
+        self.discriminator_passes = discriminator_passes  # joint | separate (_discriminate_each)
         self.replay = replay  # experience replay (train.replay), or None
 
     @property
@@ -185,18 +189,29 @@ class AdversarialGAN(keras.Model):
         return {**report, "d_loss": report["d_loss"] + penalty}
 
     def _judge(self, real, labels, fake, draws=None):
-        """D's outputs for real and fake in one forward pass over [2b, ...]; with replay
-        (and its draws: a D update) some fakes are past ones from the buffer."""
+        """D's outputs for real and fake (`_discriminate_each`); with replay (and its
+        draws: a D update) some fakes are past ones from the buffer."""
         fake_inputs = self._discriminator_input(real, labels, fake)
         if self.replay is not None and draws:
             fake_inputs = self.replay.mix(fake_inputs, draws[replay_draw])
-        both = tf.concat([real, fake_inputs], axis=0)
-        both_labels = None if labels is None else tf.concat([labels, labels], axis=0)
-        out = self._discriminate(both, both_labels)
-        halves = [tf.split(t, 2, axis=0) for t in tf.nest.flatten(out)]  # D may output several
-        real_out = tf.nest.pack_sequence_as(out, [half[0] for half in halves])
-        fake_out = tf.nest.pack_sequence_as(out, [half[1] for half in halves])
+        real_out, fake_out = self._discriminate_each([real, fake_inputs], [labels, labels])
         return real_out, fake_out
+
+    def _discriminate_each(self, parts: list, part_labels: list) -> list:
+        """D's output on each of `parts` (D inputs [b, ...], with their labels or None).
+        `joint` passes: one pass over their concatenation [n b, ...], so a BatchNorm in D
+        normalises real and fake with the statistics of the mixed batch. `separate`: a
+        pass per part, as seed 000's two `train_on_batch` calls (a real batch, then a fake
+        one), so each kind is normalised by its own statistics."""
+        if self.discriminator_passes == "separate":
+            return [self._discriminate(*pair) for pair in zip(parts, part_labels, strict=True)]
+        both = tf.concat(parts, axis=0)
+        both_labels = None if part_labels[0] is None else tf.concat(part_labels, axis=0)
+        out = self._discriminate(both, both_labels)  # D may output several tensors
+        pieces = [tf.split(t, len(parts), axis=0) for t in tf.nest.flatten(out)]
+        return [
+            tf.nest.pack_sequence_as(out, [piece[i] for piece in pieces]) for i in range(len(parts))
+        ]
 
     # --- the three updates ----------------------------------------------------------------
 

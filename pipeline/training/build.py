@@ -52,6 +52,7 @@ def build_gan(run: RunConfig, image_shape, num_classes: int = 0) -> AdversarialG
         k_steps=cfg.k_steps,
         loss=get_loss(cfg.loss if takes else "nonsaturating", settings),
         update=cfg.update,
+        discriminator_passes=cfg.discriminator_passes,
         replay=replay,
         name=run.model,
         **family.model_options(run),

@@ -373,14 +373,14 @@ class StackGAN(AdversarialGAN):
 
     def _judge(self, real, captions, fake, draws=None):
         """With the matching-aware term, a D update also judges the real images with wrong
-        captions, in the same pass over [3b, ...] (real, fake, real)."""
+        captions: (real, fake, real) in one pass over [3b, ...] or three (separate)."""
         if not (draws and MISMATCH_DRAW in draws):  # off, or G's own judgement
             return super()._judge(real, captions, fake, draws)
         fake_inputs = self._discriminator_input(real, captions, fake)
-        images = tf.concat([real, fake_inputs, real], axis=0)
         wrong = self.wrong_captions(captions, draws)
-        out = self._discriminate(images, tf.concat([captions, captions, wrong], axis=0))
-        matched, fake_out, mismatched = tf.split(out, 3, axis=0)
+        matched, fake_out, mismatched = self._discriminate_each(
+            [real, fake_inputs, real], [captions, captions, wrong]
+        )
         return Judged(matched, mismatched), fake_out
 
     def _discriminator_objective(self, real_out, fake_out, labels):
