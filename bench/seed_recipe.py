@@ -5,10 +5,15 @@ For each model with a recipe below, in one process on this machine:
    (pipeline.training.loop.train, what `dvc repro` runs; checkpoints in a scratch folder,
    no MLflow, no in-training FID), timed from the first step to the last;
 2. the seed's recipe, AS WRITTEN: its batch size, optimiser and update order in its own
-   loop (`generator.predict`, `discriminator.train_on_batch` on a real then a fake batch,
-   `combined.train_on_batch`; bench/train_throughput.py's `build_baseline`, with seed 004's
-   `trainable` flip so both networks learn), on the project's networks of that family,
-   for the same number of wall-clock seconds;
+   loop (`generator.predict`, then `discriminator.train_on_batch` on a real batch and on
+   the fake one, then `combined.train_on_batch` on the same latents labelled real), on the
+   project's networks of that family, for the same number of wall-clock seconds. Trained
+   correctly (`recipe_loop`): each of the three updates is its own Adam step, and D's
+   BatchNorm normalises with the batch's statistics in all three, as in the Keras seed
+   000 was written for. Keras 3's frozen D (bench/train_throughput.py's `build_baseline`
+   with the `trainable` flip, which this bench used before 2026-12-02) switches D's
+   BatchNorm to its moving averages inside `combined`, so G learns from a D it never
+   trained as: that recipe collapsed (fid 64, recall 0 at 1166 steps);
 3. both generators scored like `evaluate` does: FID, precision and recall of
    evaluate.n_samples samples (latents from evaluate.seed) against the test split, on
    the project's evaluator.
@@ -39,6 +44,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,11 +60,17 @@ class Recipe:
     lr: float
     beta1: float
     where: str  # what in the seed says so
+    # The update order. keras (seed 000): D steps on the real batch, then on G's fakes, then
+    # G on the same latents. torch (seed 001): one D step on the real + fake losses summed,
+    # then G on fresh latents.
+    loop: str = "keras"
 
 
 RECIPES = {
     "dcgan": Recipe("000", 32, 2e-4, 0.5, "train(epochs=10, batch_size=32), Adam(0.0002, 0.5)"),
-    "gan": Recipe("001", 100, 2e-4, 0.9, "batch_size = 100, torch.optim.Adam(lr=0.0002)"),
+    "gan": Recipe(
+        "001", 100, 2e-4, 0.9, "batch_size = 100, torch.optim.Adam(lr=0.0002)", loop="torch"
+    ),
 }
 
 
@@ -86,20 +98,98 @@ def train_default(run, images) -> tuple[object, dict]:
     return result.generator, {"seconds": seconds, "steps": result.steps}
 
 
+def recipe_loop(run, images, loop: str = "keras"):
+    """A seed's loop on the family's networks, trained correctly: (generator, one_step).
+
+    keras, seed 000's: latents z ~ N(0, 1); fakes = G(z) in inference mode
+    (`generator.predict`); a D update on a real batch labelled 1, another on the fakes
+    labelled 0 (two `train_on_batch` calls: two Adam steps, each batch normalised by its
+    own statistics); then a G update through D on the same z labelled 1 (`combined`), D's
+    weights untouched but its BatchNorm on the batch's statistics, as a frozen model's
+    was in the Keras of the seed. Two Adam optimizers where the seed shares one object
+    between its two models (separate moments either way).
+    torch, seed 001's: fakes from G in training mode, one D update on the real and the
+    fake loss summed (each batch its own forward pass), then a G update on fresh latents.
+    Both: binary cross-entropy on D's logits (the seeds' sigmoid then cross-entropy,
+    without Keras' clipping of probabilities).
+    """
+    import keras
+    import tensorflow as tf
+
+    from pipeline.gans.families import get_family
+
+    cfg, shape = run.train, images.shape[1:]
+    family = get_family(run.model)
+    keras.utils.set_random_seed(cfg.seed)
+    generator = family.build_generator(run, shape)
+    discriminator = family.build_discriminator(run, shape)  # logits
+    d_optimizer = keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta1)
+    g_optimizer = keras.optimizers.Adam(cfg.lr, beta_1=cfg.beta1)
+    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+    batch = cfg.batch_size
+    ones, zeros = tf.ones((batch, 1)), tf.zeros((batch, 1))
+
+    def descend(optimizer, tape, loss, network) -> None:
+        variables = network.trainable_variables
+        gradients = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+
+    @tf.function
+    def d_update(batch_images, target):
+        with tf.GradientTape() as tape:
+            loss = cross_entropy(target, discriminator(batch_images, training=True))
+        descend(d_optimizer, tape, loss, discriminator)
+
+    @tf.function
+    def d_update_summed(real, z):
+        with tf.GradientTape() as tape:
+            fake = generator(z, training=True)
+            loss = cross_entropy(ones, discriminator(real, training=True))
+            loss += cross_entropy(zeros, discriminator(fake, training=True))
+        descend(d_optimizer, tape, loss, discriminator)
+
+    @tf.function
+    def g_update(z):
+        with tf.GradientTape() as tape:
+            judged = discriminator(generator(z, training=True), training=True)
+            loss = cross_entropy(ones, judged)
+        descend(g_optimizer, tape, loss, generator)
+
+    predict = tf.function(lambda z: generator(z, training=False))
+    x_train = images.astype(np.float32) / 127.5 - 1.0  # seed 000's scaling, once
+    rng = np.random.default_rng(cfg.seed)
+
+    def latents():
+        return tf.constant(rng.standard_normal((batch, cfg.latent_dim)), tf.float32)
+
+    def one_step() -> None:
+        real = tf.constant(x_train[rng.integers(0, len(x_train), batch)])
+        z = latents()
+        if loop == "torch":
+            d_update_summed(real, z)
+            g_update(latents())
+        else:
+            d_update(real, ones)
+            d_update(predict(z), zeros)
+            g_update(z)
+
+    if loop not in ("keras", "torch"):
+        raise ValueError(f"loop {loop!r}: keras or torch")
+    return generator, one_step
+
+
 def train_recipe(run, images, recipe: Recipe, seconds: float) -> tuple[object, dict]:
     import dataclasses
-
-    from train_throughput import build_baseline
 
     cfg = dataclasses.replace(
         run.train, batch_size=recipe.batch_size, lr=recipe.lr, beta1=recipe.beta1
     )
-    base = build_baseline(dataclasses.replace(run, train=cfg), images, flip=True)
+    generator, one_step = recipe_loop(dataclasses.replace(run, train=cfg), images, recipe.loop)
     steps, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        base.step()
+        one_step()
         steps += 1
-    return base.generator, {"seconds": time.perf_counter() - started, "steps": steps}
+    return generator, {"seconds": time.perf_counter() - started, "steps": steps}
 
 
 def main() -> None:
