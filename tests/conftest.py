@@ -25,7 +25,7 @@ tf.config.set_logical_device_configuration(
 
 
 # The files that take longest (`--durations` of a whole run on a 2-core AVX2 VM, 2026-12-02:
-# the DVC pipeline test alone 24 minutes, the resume tests some 15), collected first. Under
+# the DVC pipeline test alone 18 minutes, the resume tests some 15), collected first. Under
 # `-n auto --dist worksteal` (pyproject.toml) a worker runs its share in collection order
 # and an idle worker takes tests from the end of the other's: a long test collected last
 # would run on alone at the end. (`--dist loadfile` orders files by their number of

@@ -6,7 +6,7 @@ import copy
 import numpy as np
 import pytest
 
-from pipeline.gans.families import resolve_run
+from pipeline.gans.families import resolve_run, unregister
 from pipeline.training.loop import train
 from pipeline.training.phases import Phase, PhasePlan
 from tests.phased_family import family
@@ -14,10 +14,13 @@ from tests.phased_family import family
 
 @pytest.fixture
 def phased_params(tiny_params):
+    """The phased family registered for the test only: a test after it in the same
+    process (under xdist, any test) sees the zoo without it."""
     family()
     params = copy.deepcopy(tiny_params)
     params["train"].update(epochs=2, steps_per_epoch=4, log_every=1, checkpoint_every=100)
-    return params
+    yield params
+    unregister("phased")
 
 
 def test_a_schedule_ramps_over_its_phase_and_holds_after_it():
