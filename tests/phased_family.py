@@ -55,7 +55,8 @@ def phases(run, image_shape):
 
 
 def family() -> Family:
-    """The phased family, registered once per process."""
+    """The phased family, registered if it is not yet (test_phases.py unregisters it after
+    each test; tests/train_worker.py registers it in its own process)."""
     try:
         return get_family("phased")
     except ConfigError:  # not registered yet in this process
