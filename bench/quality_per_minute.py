@@ -20,8 +20,10 @@ probe whose fid2k is within `--flat` (default 5%) of the best fid2k the whole cu
 reaches, i.e. the budget beyond which more minutes buy less than that, and with `--goal`
 (e.g. `conditional_accuracy>=0.85`) the first probe that meets the family's own goal. Results go to
 `--out` (JSON, appended per variant, so runs of different variants accumulate) and, beside
-it, a picture of the model's stored curves per CPU kind (quality_per_minute_MODEL.png for
-AVX-512 + BF16, _avx512.png, _avx2.png: minutes of different kinds are not comparable).
+it, a picture of the model's stored curves per machine kind, a CPU's name and instruction
+set (quality_per_minute_MODEL.png for AMD EPYC with AVX-512 + BF16, _avx512.png, _avx2.png
+for the other EPYCs, _<cpu-and-isa>.png for any other CPU): minutes of different kinds are
+not comparable.
 
     .venv/bin/python bench/quality_per_minute.py --model dcgan --minutes 8 \
         --variant default --variant batch64:train.batch_size=64 \
@@ -189,24 +191,38 @@ def goal_point(points: list[dict], goal: str | None) -> dict | None:
     return next((p for p in points if p.get(key.strip(), float("-inf")) >= float(bound)), None)
 
 
-def machine_kind(flags: str) -> str:
-    """The CPU kind a record's minutes belong to: curves of different kinds never share a
-    picture (an AVX2 minute buys about half of an AVX-512 one)."""
+def machine_kind(record: dict) -> str:
+    """The machine kind a record's minutes belong to: curves of different kinds never share
+    a picture. The instruction set alone does not say it (an AVX2 minute buys about half of
+    an AVX-512 one, and a 2 GHz Xeon with AVX512_BF16 trained the DCGAN at 0.4x the AVX-512
+    EPYC's rate), so the CPU's name is part of it."""
+    flags = record["cpu_flags"]
     if "avx512f" not in flags:
-        return "AVX2"
-    return "AVX-512 + BF16" if "avx512_bf16" in flags else "AVX-512"
+        isa = "AVX2"
+    else:
+        isa = "AVX-512 + BF16" if "avx512_bf16" in flags else "AVX-512"
+    return f"{record.get('cpu', 'unknown CPU')}, {isa}"
 
 
 PICTURE_SUFFIX = {"AVX-512 + BF16": "", "AVX-512": "_avx512", "AVX2": "_avx2"}
 
 
+def picture_suffix(kind: str) -> str:
+    """AMD EPYC's pictures keep their first names; another CPU's carry a slug of it."""
+    cpu, isa = kind.rsplit(", ", 1)
+    if cpu == "AMD EPYC":
+        return PICTURE_SUFFIX[isa]
+    slug = "-".join("".join(c if c.isalnum() else " " for c in kind.lower()).split())
+    return f"_{slug}"
+
+
 def draw_all(records: list[dict], model: str, out: Path) -> None:
-    """One picture per CPU kind among `model`'s records, beside `out`."""
-    kinds = {machine_kind(r["cpu_flags"]) for r in records}
+    """One picture per machine kind among `model`'s records, beside `out`."""
+    kinds = {machine_kind(r) for r in records}
     for kind in sorted(kinds):
-        mine = [r for r in records if machine_kind(r["cpu_flags"]) == kind]
+        mine = [r for r in records if machine_kind(r) == kind]
         draw(mine, f"{model}: quality per minute, 2-core CPU ({kind})", out.with_name(
-            f"quality_per_minute_{model}{PICTURE_SUFFIX[kind]}.png"
+            f"quality_per_minute_{model}{picture_suffix(kind)}.png"
         ))  # fmt: skip
 
 

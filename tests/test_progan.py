@@ -9,6 +9,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from mlflow.tracking import MlflowClient
 
 from pipeline.errors import ConfigError
@@ -22,6 +23,7 @@ from pipeline.gans.families.progan import (
     phases,
     sides,
 )
+from pipeline.training.build import build_compiled_gan
 from pipeline.training.loop import train
 from pipeline.training.phases import PhasePlan
 from tests.helpers import set_params
@@ -102,6 +104,33 @@ def test_a_new_resolution_fades_in_without_changing_either_network_at_alpha_0(ru
     grow(run, pair, 1, fading=False)
     np.testing.assert_allclose(pair.generator(z), faded[0], atol=1e-6)
     np.testing.assert_allclose(pair.discriminator(x), faded[1], rtol=1e-5, atol=1e-5)
+
+
+def _blocks(x: np.ndarray, side: int) -> np.ndarray:
+    """x [B, H, W, C] with each side x side block replaced by its mean."""
+    b, h, w, c = x.shape
+    means = x.reshape(b, h // side, side, w // side, side, c).mean(axis=(2, 4))
+    return np.repeat(np.repeat(means, side, axis=1), side, axis=2)
+
+
+@pytest.mark.parametrize("level, coarse_side", [(1, 4), (2, 2)])
+def test_in_a_fade_in_the_reals_fade_from_the_side_below(run, level, coarse_side):
+    """Fading in 14 px (level 1), D sees at alpha 0 the reals' 7 px copy (4x4 blocks of the
+    28 px image), at alpha 1 the reals themselves, the blend between; outside a fade-in,
+    and with fade_reals off, the reals as they come."""
+    x = np.random.default_rng(3).uniform(-1, 1, size=(4, 2, *SHAPE)).astype("float32")
+    gan = build_compiled_gan(run, SHAPE, tf.distribute.get_strategy(), schedules=("alpha",))
+    grow(run, gan, level, fading=True)
+    coarse = _blocks(x.reshape(8, *SHAPE), coarse_side).reshape(x.shape)
+    for alpha in (0.0, 0.25, 1.0):
+        gan.schedule["alpha"].assign(alpha)
+        seen = gan._present_reals(tf.constant(x)).numpy()
+        np.testing.assert_allclose(seen, coarse + alpha * (x - coarse), atol=1e-6)
+    grow(run, gan, level, fading=False)
+    np.testing.assert_array_equal(gan._present_reals(tf.constant(x)).numpy(), x)
+    grow(run, gan, level, fading=True)
+    gan.fade_reals = False
+    np.testing.assert_array_equal(gan._present_reals(tf.constant(x)).numpy(), x)
 
 
 def test_a_run_grows_logs_its_phases_and_keeps_a_fully_grown_generator(run, tiny_images, tmp_path):

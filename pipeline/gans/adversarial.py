@@ -136,6 +136,11 @@ class AdversarialGAN(keras.Model):
 
     generator_sees_real = False  # whether _generator_objective needs real_out in a G update
 
+    def _present_reals(self, real: tf.Tensor) -> tf.Tensor:
+        """The step's real minibatches [b, k, H, W, C] as D and every objective see them:
+        as they come (ProGAN fades them between two resolutions in a fade-in)."""
+        return real
+
     def _generate(self, real, labels, z: tf.Tensor) -> tf.Tensor:
         """G's output for this minibatch: [b, H, W, C] from the latents (real is unused)."""
         return self.generator(z, training=True)
@@ -278,6 +283,7 @@ class AdversarialGAN(keras.Model):
         if not isinstance(data, dict):  # (real, noise[, labels]), as tests build it
             data = dict(zip(("real", "noise", "labels"), data, strict=False))
         real, noise, labels = data["real"], data["noise"], data.get("labels")
+        real = self._present_reals(real)
         joint = self.update == "simultaneous"
         last = self.k_steps - 1
 

@@ -25,7 +25,12 @@ train.minibatch_std, 4 by default for this family; pipeline.gans.blocks.stabiliz
 Its averaged generator is train.ema (0.999 in params.yaml). A new resolution's layers get
 fresh optimizers (ProGAN resets Adam at each new resolution; the trainer does it whenever
 a phase changes a network's variables, so also when a fade-in's old path is dropped).
-Reals are not faded between resolutions as in the paper; D's fade-in alone blends them.
+In a fade-in the reals fade too, as in the paper (`fade_reals`): D sees
+
+    x' = (1 - alpha) * upsample(avgpool(x)) + alpha * x      at the new resolution
+
+so real and generated images carry the new resolution's detail in the same measure, and
+D cannot tell them apart by detail G has not yet been given.
 """
 
 from __future__ import annotations
@@ -34,9 +39,11 @@ import zlib
 from dataclasses import dataclass, field
 
 import keras
+import tensorflow as tf
 
 from pipeline.config import AT_LEAST_ONE
 from pipeline.errors import ConfigError
+from pipeline.gans.adversarial import AdversarialGAN
 from pipeline.gans.blocks.equalized import HE_GAIN, EqualizedConv2D, EqualizedDense
 from pipeline.gans.blocks.layers import image_output, leaky_relu
 from pipeline.gans.blocks.progressive import FadeIn
@@ -54,6 +61,7 @@ class Config:
     stable_steps: int = field(default=300, metadata=AT_LEAST_ONE)  # each resolution after it
     filters: int = field(default=128, metadata=AT_LEAST_ONE)  # at the lowest resolution
     min_filters: int = field(default=32, metadata=AT_LEAST_ONE)  # halving with each doubling
+    fade_reals: bool = True  # fade the reals between resolutions in a fade-in (the paper's)
 
 
 def sides(image_shape: tuple[int, int, int]) -> tuple[int, ...]:
@@ -198,6 +206,31 @@ def grow(run, gan, level: int, fading: bool) -> None:
     shape = tuple(gan.generator.output.shape[1:])
     gan.generator = _carry(gan.generator, build_generator_at(run, shape, level, fading))
     gan.discriminator = _carry(gan.discriminator, build_discriminator_at(run, shape, level, fading))
+    # the reals' fade: from the side below `level`, given as the factor down to it
+    gan.fading_from = shape[0] // sides(shape)[level - 1] if fading else None
+
+
+class ProGAN(AdversarialGAN):
+    """The adversarial model whose reals fade between resolutions in a fade-in (`grow`
+    sets `fading_from`, the factor from the full side down to the side fading out)."""
+
+    def __init__(self, generator, discriminator, *, fade_reals: bool, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.fade_reals = bool(fade_reals)
+        self.fading_from: int | None = None
+
+    def _present_reals(self, real):
+        """[b, k, H, W, C] -> (1 - alpha) * upsample(avgpool(real)) + alpha * real, the
+        coarse copy at the side fading out. D average-pools its input down to the new side
+        first, so it sees the paper's blend of the two resolutions."""
+        factor = self.fading_from
+        if not self.fade_reals or factor is None:
+            return real
+        images = tf.reshape(real, [-1, *real.shape[2:]])  # [b k, H, W, C]
+        coarse = tf.nn.avg_pool2d(images, factor, factor, "VALID")  # [b k, H/f, W/f, C]
+        coarse = tf.repeat(tf.repeat(coarse, factor, axis=1), factor, axis=2)  # [b k, H, W, C]
+        alpha = tf.cast(self.schedule["alpha"], images.dtype)
+        return tf.reshape(coarse + alpha * (images - coarse), tf.shape(real))
 
 
 def phases(run, image_shape):
@@ -231,6 +264,8 @@ FAMILY = register(
         build_generator=build_generator,
         build_discriminator=build_discriminator,
         phases=phases,
+        model=ProGAN,
+        model_options=lambda run: {"fade_reals": run.family.fade_reals},
         stabilizers=("minibatch_std", "minibatch_discrimination"),
         summary="progressively growing GAN of seed 004 (Karras et al. 2018)",
     )
