@@ -3,16 +3,18 @@
 For `--model` (any latent or label-aware family) and each `--variant`, it trains through the
 project's own loop (pipeline.training.loop.train: the same step, input pipeline and
 checkpoints as `dvc repro`) for `--minutes` of training time, and every `--probe-images`
-real images (that many divided by the variant's batch size x k_steps, in steps) scores
-the generator the run keeps (the averaged one with train.ema): fid2k, the FID of 2000
-samples against the test split's features on the project's evaluator (the
-in-training probe, `train.fid_samples`), and for a conditional family its
-`conditional_accuracy` on the same samples. The probes are the bench's own work and are
+real images (that many divided by the variant's batch size x k_steps, in steps) scores the
+generator the run keeps (the averaged one with train.ema): fid2k, the FID of 2000 samples
+against the test split's features on the project's evaluator (the in-training probe,
+`train.fid_samples`), precision and recall of the same samples against the first as many
+test images (`precision2k`, `recall2k`: k-NN manifolds of 2000 points are wider than
+`evaluate`'s of 10000, so compare these only with each other), and for a conditional family
+its `conditional_accuracy` on the same samples. The probes are the bench's own work and are
 not counted: the minutes are those of setup, tracing, steps, input and checkpoints
-(pipeline.training.timing), what a run of that length costs in `dvc repro` bar its
-per-epoch pictures and final outputs. Probing works by making each epoch that many steps
-long (train.steps_per_epoch): each such epoch draws a fresh random permutation of the
-training split, which is statistically what a full epoch's slice of it is.
+(pipeline.training.timing), what a run of that length costs in `dvc repro` bar its per-epoch
+pictures and final outputs. Probing works by making each epoch that many steps long
+(train.steps_per_epoch): each such epoch draws a fresh random permutation of the training
+split, which is statistically what a full epoch's slice of it is.
 
 A variant is `NAME:KEY=VALUE,KEY=VALUE` over params.yaml (`default` or `NAME:` alone is
 params.yaml as it is). For each it prints the curve and where it flattens: the first
@@ -99,13 +101,13 @@ class CurveProbe:
 
     key = "fid2k"
 
-    def __init__(self, run, task, timings, minutes: float, samples: int):
+    def __init__(self, run, task, timings, minutes: float, samples: int, pr_k: int):
         from pipeline.scoring.evaluator import load_embedder
         from pipeline.scoring.reference import Reference
 
         self.run, self.task, self.timings = run, task, timings
         self.embedder, self.reference = load_embedder(500), Reference.load()
-        self.minutes, self.samples = minutes, samples
+        self.minutes, self.samples, self.pr_k = minutes, samples, pr_k
         self.points: list[dict] = []
         self.probe_steps = iter(probe_steps(run, task))
 
@@ -115,6 +117,7 @@ class CurveProbe:
 
     def __call__(self, generator) -> float:
         from pipeline.scoring.metrics.labels import conditional_scores
+        from pipeline.scoring.metrics.precision_recall import precision_recall
         from pipeline.scoring.probe import fid
 
         minutes = self.train_minutes()
@@ -126,6 +129,9 @@ class CurveProbe:
             "minutes": round(minutes, 3),
             "fid2k": float(fid(embedding.features, self.reference)),
         }
+        reals = self.reference.features[: len(images)]  # as many reals as samples
+        precision, recall = precision_recall(reals, embedding.features, k=self.pr_k)
+        point["precision2k"], point["recall2k"] = round(precision, 4), round(recall, 4)
         if hasattr(self.task, "requested_labels") and embedding.classes:
             requested = self.task.requested_labels(len(images))
             scores = conditional_scores(embedding.probabilities, requested, self.task.class_names)
@@ -133,7 +139,11 @@ class CurveProbe:
         self.points.append(point)
         accuracy = point.get("conditional_accuracy")
         extra = f"  conditional_accuracy {accuracy:.3f}" if accuracy is not None else ""
-        print(f"  step {self.steps:6d}  {minutes:6.2f} min  fid2k {point['fid2k']:7.2f}{extra}")
+        print(
+            f"  step {self.steps:6d}  {minutes:6.2f} min  fid2k {point['fid2k']:7.2f}  "
+            f"precision2k {precision:.3f}  recall2k {recall:.3f}{extra}",
+            flush=True,
+        )
         if minutes >= self.minutes:
             raise BudgetSpent
         return point["fid2k"]
@@ -160,7 +170,7 @@ def run_variant(params: dict, model: str, minutes: float, samples: int) -> list[
     run = resolve_run(params, model)
     task = task_for(run)
     timings = Timings()
-    probe = CurveProbe(run, task, timings, minutes, samples)
+    probe = CurveProbe(run, task, timings, minutes, samples, params["evaluate"]["pr_k"])
     with (
         tempfile.TemporaryDirectory(prefix="qpm-") as checkpoints,
         contextlib.suppress(BudgetSpent),
