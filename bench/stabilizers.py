@@ -319,7 +319,7 @@ def build_table(runs: list[dict], args, flags: str, command: str, wall: float | 
         "| steps/run | s/run (train) |"
     )
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    for label in LABELS:
+    for label in (label for label in LABELS if label in args.configs):
         done = [r for r in runs if r["label"] == label]
         if not done:
             lines.append(
@@ -408,6 +408,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400, help="DCGAN steps per run")
     parser.add_argument("--batch-size", type=int, default=64, help="DCGAN batch size")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        choices=LABELS,
+        default=list(LABELS),
+        help="the table's rows to run (progan needs baseline: it is timed against it)",
+    )
     parser.add_argument("--samples", type=int, default=10000, help="generated images scored")
     parser.add_argument("--variant", choices=("upsample", "transposed"), default=None)
     parser.add_argument("--group", type=int, default=4, help="minibatch_std's group size")
@@ -440,6 +447,8 @@ def main() -> None:
         parser.error("--replay must be in (0, 1]")
     if args.progan_ema is not None and not 0 <= args.progan_ema < 1:
         parser.error("--progan-ema must be in [0, 1)")
+    if PROGAN in args.configs and "baseline" not in args.configs:
+        parser.error("--configs progan needs baseline too: progan trains for its wall time")
     if args.pilot_steps < 3:
         parser.error("--pilot-steps must be >= 3 (a phase's first step is not timed)")
     command = _command()
@@ -487,6 +496,7 @@ def main() -> None:
     # the two), then the other configurations.
     plan = [(label, seed) for seed in args.seeds for label in ("baseline", PROGAN)]
     plan += [(label, seed) for label in CONFIGS[1:] for seed in args.seeds]
+    plan = [(label, seed) for label, seed in plan if label in args.configs]
     pilot = None
     for index, (label, seed) in enumerate(plan, 1):
         where = f"[{index}/{len(plan)}] {label} seed {seed}"
