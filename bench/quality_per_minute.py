@@ -162,6 +162,7 @@ def probe_steps(run, task) -> list[int]:
 
 
 def run_variant(params: dict, model: str, minutes: float, samples: int) -> list[dict]:
+    from pipeline.config import parse_evaluate
     from pipeline.gans.families import resolve_run
     from pipeline.gans.inputs import task_for
     from pipeline.training.loop import train
@@ -170,7 +171,7 @@ def run_variant(params: dict, model: str, minutes: float, samples: int) -> list[
     run = resolve_run(params, model)
     task = task_for(run)
     timings = Timings()
-    probe = CurveProbe(run, task, timings, minutes, samples, params["evaluate"]["pr_k"])
+    probe = CurveProbe(run, task, timings, minutes, samples, parse_evaluate(params).pr_k)
     with (
         tempfile.TemporaryDirectory(prefix="qpm-") as checkpoints,
         contextlib.suppress(BudgetSpent),
