@@ -8,8 +8,10 @@ generator the run keeps (the averaged one with train.ema): fid2k, the FID of 200
 against the test split's features on the project's evaluator (the in-training probe,
 `train.fid_samples`), precision and recall of the same samples against the first as many
 test images (`precision2k`, `recall2k`: k-NN manifolds of 2000 points are wider than
-`evaluate`'s of 10000, so compare these only with each other), and for a conditional family
-its `conditional_accuracy` on the same samples. The probes are the bench's own work and are
+`evaluate`'s of 10000, so compare these only with each other), for a conditional family
+its `conditional_accuracy` on the same samples, and for a classifying one (sgan, catgan) its
+discriminator's `accuracy` (when it saw labels) and `clustering_accuracy` on the real test
+split, as `evaluate` scores them. The probes are the bench's own work and are
 not counted: the minutes are those of setup, tracing, steps, input and checkpoints
 (pipeline.training.timing), what a run of that length costs in `dvc repro` bar its per-epoch
 pictures and final outputs. Probing works by making each epoch that many steps long
@@ -20,7 +22,7 @@ A variant is `NAME:KEY=VALUE,KEY=VALUE` over params.yaml (`default` or `NAME:` a
 params.yaml as it is). For each it prints the curve and where it flattens: the first
 probe whose fid2k is within `--flat` (default 5%) of the best fid2k the whole curve
 reaches, i.e. the budget beyond which more minutes buy less than that, and with `--goal`
-(e.g. `conditional_accuracy>=0.85`) the first probe that meets the family's own goal. Results go to
+(e.g. `conditional_accuracy>=0.85`, `accuracy>=0.7`) the first probe that meets the family's own goal. Results go to
 `--out` (JSON, appended per variant, so runs of different variants accumulate) and, beside
 it, a picture of the model's stored curves per machine kind, a CPU's name and instruction
 set (quality_per_minute_MODEL.png for AMD EPYC with AVX-512 + BF16, _avx512.png, _avx2.png
@@ -115,7 +117,8 @@ class CurveProbe:
         counted = sum(s for p, s in self.timings.seconds.items() if p not in NOT_COUNTED)
         return counted / 60
 
-    def __call__(self, generator) -> float:
+    def __call__(self, generator, discriminator) -> float:
+        from pipeline.scoring.metrics.classifier_accuracy import classifier_scores
         from pipeline.scoring.metrics.labels import conditional_scores
         from pipeline.scoring.metrics.precision_recall import precision_recall
         from pipeline.scoring.probe import fid
@@ -136,9 +139,15 @@ class CurveProbe:
             requested = self.task.requested_labels(len(images))
             scores = conditional_scores(embedding.probabilities, requested, self.task.class_names)
             point["conditional_accuracy"] = round(float(scores["conditional_accuracy"]), 4)
+        if hasattr(self.task, "classify"):  # sgan, catgan: the discriminator is the product
+            scores = classifier_scores(self.task, discriminator)
+            point |= {name: round(float(value), 4) for name, value in scores.items()}
         self.points.append(point)
-        accuracy = point.get("conditional_accuracy")
-        extra = f"  conditional_accuracy {accuracy:.3f}" if accuracy is not None else ""
+        extra = "".join(
+            f"  {name} {point[name]:.3f}"
+            for name in ("conditional_accuracy", "accuracy", "clustering_accuracy")
+            if name in point
+        )
         print(
             f"  step {self.steps:6d}  {minutes:6.2f} min  fid2k {point['fid2k']:7.2f}  "
             f"precision2k {precision:.3f}  recall2k {recall:.3f}{extra}",
@@ -277,7 +286,6 @@ def main() -> None:
     for key, value in runtime_environment(params).items():  # as the CLI does, before TF starts
         os.environ.setdefault(key, value)
     out = Path(args.out)
-    stored = json.loads(out.read_text()) if out.is_file() else []
     for text in args.variant or ["default"]:
         name, overrides = parse_variant(text)
         print(f"{args.model} / {name} {overrides or ''}: {args.minutes} min", flush=True)
@@ -317,10 +325,25 @@ def main() -> None:
             "goal": args.goal,
             "goal_met_at": met,
         }
-        stored = [r for r in stored if (r["model"], r["variant"]) != (args.model, name)]
-        stored.append(record)
-        out.write_text(json.dumps(stored, indent=2) + "\n")
+        stored = store_record(out, record)
     draw_all([r for r in stored if r["model"] == args.model], args.model, out)
+
+
+def store_record(out: Path, record: dict) -> list[dict]:
+    """Add `record` to the JSON at `out` (replacing the same model and variant's) and return
+    all records. The file is read and written under a lock, so benches running side by side
+    (as they often do on 2 cores) keep each other's records."""
+    import fcntl
+
+    with open(out.with_name(out.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = json.loads(out.read_text()) if out.is_file() else []
+        key = (record["model"], record["variant"])
+        stored = [r for r in stored if (r["model"], r["variant"]) != key] + [record]
+        temporary = out.with_name(out.name + ".tmp")
+        temporary.write_text(json.dumps(stored, indent=2) + "\n")
+        temporary.replace(out)  # never a half-written file
+    return stored
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ def trained_store(tiny_repo, mlflow_store, monkeypatch, tmp_path):
     return uri
 
 
-def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store, tmp_path):
+def test_mlflow_server_shows_both_gans_with_params_and_metrics(
+    trained_store, tmp_path, tiny_params
+):
+    lr = tiny_params["train"]["lr"]  # params.yaml's, which both runs read
     with mlflow_server(trained_store, tmp_path) as url:
         api = f"{url}/api/2.0/mlflow"
         experiments = requests.post(
@@ -40,7 +43,7 @@ def test_mlflow_server_shows_both_gans_with_params_and_metrics(trained_store, tm
         for name, run in by_name.items():
             params = {p["key"]: p["value"] for p in run["data"]["params"]}
             metrics = {m["key"] for m in run["data"]["metrics"]}
-            assert params["train.lr"] == "0.0002" and params["train.batch_size"] == "8"
+            assert params["train.lr"] == str(lr) and params["train.batch_size"] == "8"
             assert {"d_loss", "g_loss", "d_real", "d_fake", "images_per_sec"} <= metrics
             assert run["info"]["status"] == "FINISHED"
             history = requests.get(

@@ -121,7 +121,7 @@ def test_dvc_repro_then_exp_run_with_a_new_learning_rate(tmp_path, tiny_params):
             else {"ppl"}
         )
         assert scores & {"ppl", "ppl_w"} == expected, model
-    assert runs["dcgan"].data.params["train.lr"] == "0.0002"
+    assert runs["dcgan"].data.params["train.lr"] == str(tiny_params["train"]["lr"])
     assert runs["dcgan"].data.tags["git_commit"]
     assert {"fid", "kid", "precision", "recall", "fid200"} <= set(runs["dcgan"].data.metrics)
     assert "accuracy" in runs["evaluator"].data.metrics

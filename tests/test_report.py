@@ -437,7 +437,7 @@ def test_experiments_are_read_from_git_refs(repo):
     baseline = git("rev-parse", "HEAD")
     params = yaml.safe_load(Path("params.yaml").read_text())
     workspace = Path("params.yaml").read_text()
-    params["train"]["lr"] = 1e-4
+    default_lr, params["train"]["lr"] = params["train"]["lr"], 1e-4
     Path("params.yaml").write_text(yaml.safe_dump(params))
     Path("models/dcgan/metrics.json").write_text(json.dumps({"fid": 9.75}))
     git("add", "-f", "params.yaml", "models/dcgan/metrics.json")
@@ -451,7 +451,7 @@ def test_experiments_are_read_from_git_refs(repo):
 
     html, page = build()
     row = page.rows["exp-lower-lr"]
-    assert "train.lr: 0.0002 \u2192 0.0001" in row[2][1]
+    assert f"train.lr: {default_lr} \u2192 0.0001" in row[2][1]
     header = html[html.index('id="experiments"') :]
     columns = re.findall(r"<th[^>]*>([^<]*)</th>", header[: header.index("</thead>")])
     assert row[columns.index("dcgan fid")][1] == "9.75"

@@ -42,7 +42,7 @@ class CountingProbe:
     def __init__(self):
         self.calls = 0
 
-    def __call__(self, generator) -> float:
+    def __call__(self, generator, discriminator) -> float:
         self.calls += 1
         return 1.0
 

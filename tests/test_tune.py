@@ -38,7 +38,7 @@ class ScriptedFid:
     def __init__(self, values):
         self.values, self.calls = list(values), 0
 
-    def __call__(self, generator) -> float:
+    def __call__(self, generator, discriminator) -> float:
         self.calls += 1
         return self.values.pop(0)
 

@@ -109,7 +109,7 @@ class TrainConfig:
     # to 2.8x (pix2pix) slower (docs/operations.md, Threads and kernels). false: off;
     # null: TensorFlow's own choice for the CPU.
     onednn: bool | None = True
-    lr: float = field(default=2e-4, metadata=POSITIVE)
+    lr: float = field(default=4e-4, metadata=POSITIVE)
     beta1: float = field(default=0.5, metadata=UNIT_INTERVAL_OPEN)
     k_steps: int = field(default=1, metadata=AT_LEAST_ONE)
     dropout: float = field(default=0.25, metadata=UNIT_INTERVAL_OPEN)

@@ -33,7 +33,7 @@ class FidProbe:
         self.embedder, self.reference, self.count, self.task = embedder, reference, count, task
         self.key = fid_key(count)
 
-    def __call__(self, generator) -> float:
+    def __call__(self, generator, discriminator=None) -> float:  # scores the generator only
         from pipeline.gans.inputs import generate
 
         if self.task is None:

@@ -46,11 +46,13 @@ class Callback:
 
 
 class FidProbe(Protocol):
-    """The cheap in-training FID (pipeline.scoring.FidProbe): `key` names the metric."""
+    """The cheap in-training FID (pipeline.scoring.FidProbe): `key` names the metric. It
+    gets the generator the run keeps and the discriminator (which a probe of a classifying
+    family's discriminator, bench/quality_per_minute.py's, scores too)."""
 
     key: str
 
-    def __call__(self, generator) -> float: ...
+    def __call__(self, generator, discriminator) -> float: ...
 
 
 @dataclass
@@ -192,7 +194,9 @@ def train(
                 probe_due = epoch_end and cfg.fid_every and (epoch + 1) % cfg.fid_every == 0
                 if fid_probe and (probe_due or phase_done):
                     with timings.part("fid_probe"):
-                        loop.history[-1][fid_probe.key] = fid_probe(loop.generator)
+                        loop.history[-1][fid_probe.key] = fid_probe(
+                            loop.generator, loop.gan.discriminator
+                        )
                     with timings.part("tracking"):
                         fid = {fid_probe.key: loop.history[-1][fid_probe.key]}
                         tracker.log_metrics(fid, loop.step)
