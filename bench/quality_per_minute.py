@@ -19,15 +19,15 @@ pictures and final outputs. Probing works by making each epoch that many steps l
 split, which is statistically what a full epoch's slice of it is.
 
 A variant is `NAME:KEY=VALUE,KEY=VALUE` over params.yaml (`default` or `NAME:` alone is
-params.yaml as it is). For each it prints the curve and where it flattens: the first
-probe whose fid2k is within `--flat` (default 5%) of the best fid2k the whole curve
-reaches, i.e. the budget beyond which more minutes buy less than that, and with `--goal`
-(e.g. `conditional_accuracy>=0.85`, `accuracy>=0.7`) the first probe that meets the family's own goal. Results go to
-`--out` (JSON, appended per variant, so runs of different variants accumulate) and, beside
-it, a picture of the model's stored curves per machine kind, a CPU's name and instruction
-set (quality_per_minute_MODEL.png for AMD EPYC with AVX-512 + BF16, _avx512.png, _avx2.png
-for the other EPYCs, _<cpu-and-isa>.png for any other CPU): minutes of different kinds are
-not comparable.
+params.yaml as it is). For each it prints the curve and where it flattens: the first probe
+whose fid2k is within `--flat` (default 5%) of the best fid2k the whole curve reaches, i.e.
+the budget beyond which more minutes buy less than that, and with `--goal` (e.g.
+`conditional_accuracy>=0.85`, `accuracy>=0.7`) the first probe that meets the family's own
+goal. Results go to `--out` (JSON, appended per variant, so runs of different variants and
+benches running side by side accumulate) and, beside it, a picture of the model's stored
+curves per machine kind, a CPU's name and instruction set (quality_per_minute_MODEL.png for
+AMD EPYC with AVX-512 + BF16, _avx512.png, _avx2.png for the other EPYCs, _<cpu-and-isa>.png
+for any other CPU): minutes of different kinds are not comparable.
 
     .venv/bin/python bench/quality_per_minute.py --model dcgan --minutes 8 \
         --variant default --variant batch64:train.batch_size=64 \
