@@ -24,10 +24,12 @@ whose fid2k is within `--flat` (default 5%) of the best fid2k the whole curve re
 the budget beyond which more minutes buy less than that, and with `--goal` (e.g.
 `conditional_accuracy>=0.85`, `accuracy>=0.7`) the first probe that meets the family's own
 goal. Results go to `--out` (JSON, appended per variant, so runs of different variants and
-benches running side by side accumulate) and, beside it, a picture of the model's stored
-curves per machine kind, a CPU's name and instruction set (quality_per_minute_MODEL.png for
-AMD EPYC with AVX-512 + BF16, _avx512.png, _avx2.png for the other EPYCs, _<cpu-and-isa>.png
-for any other CPU): minutes of different kinds are not comparable.
+benches running side by side accumulate; each probe updates the record, `complete: false`
+until the variant's minutes are spent, so a killed run keeps its curve so far) and, beside
+it, a picture of the model's stored curves per machine kind, a CPU's name and instruction
+set (quality_per_minute_MODEL.png for AMD EPYC with AVX-512 + BF16, _avx512.png, _avx2.png
+for the other EPYCs, _<cpu-and-isa>.png for any other CPU): minutes of different kinds are
+not comparable.
 
     .venv/bin/python bench/quality_per_minute.py --model dcgan --minutes 8 \
         --variant default --variant batch64:train.batch_size=64 \
@@ -103,11 +105,11 @@ class CurveProbe:
 
     key = "fid2k"
 
-    def __init__(self, run, task, timings, minutes: float, samples: int, pr_k: int):
+    def __init__(self, run, task, timings, minutes: float, samples: int, pr_k: int, on_point):
         from pipeline.scoring.evaluator import load_embedder
         from pipeline.scoring.reference import Reference
 
-        self.run, self.task, self.timings = run, task, timings
+        self.run, self.task, self.timings, self.on_point = run, task, timings, on_point
         self.embedder, self.reference = load_embedder(500), Reference.load()
         self.minutes, self.samples, self.pr_k = minutes, samples, pr_k
         self.points: list[dict] = []
@@ -143,6 +145,7 @@ class CurveProbe:
             scores = classifier_scores(self.task, discriminator)
             point |= {name: round(float(value), 4) for name, value in scores.items()}
         self.points.append(point)
+        self.on_point(self.points)
         extra = "".join(
             f"  {name} {point[name]:.3f}"
             for name in ("conditional_accuracy", "accuracy", "clustering_accuracy")
@@ -170,7 +173,8 @@ def probe_steps(run, task) -> list[int]:
     return sorted(ends | set(range(spe, plan.total_steps + 1, spe)) | {plan.total_steps})
 
 
-def run_variant(params: dict, model: str, minutes: float, samples: int) -> list[dict]:
+def run_variant(params: dict, model: str, minutes: float, samples: int, on_point) -> list[dict]:
+    """The variant's curve; `on_point(points)` gets it after every probe."""
     from pipeline.config import parse_evaluate
     from pipeline.gans.families import resolve_run
     from pipeline.gans.inputs import task_for
@@ -180,7 +184,8 @@ def run_variant(params: dict, model: str, minutes: float, samples: int) -> list[
     run = resolve_run(params, model)
     task = task_for(run)
     timings = Timings()
-    probe = CurveProbe(run, task, timings, minutes, samples, parse_evaluate(params).pr_k)
+    pr_k = parse_evaluate(params).pr_k
+    probe = CurveProbe(run, task, timings, minutes, samples, pr_k, on_point)
     with (
         tempfile.TemporaryDirectory(prefix="qpm-") as checkpoints,
         contextlib.suppress(BudgetSpent),
@@ -295,6 +300,9 @@ def main() -> None:
             args.model,
             args.minutes,
             args.samples,
+            on_point=lambda so_far, name=name, overrides=overrides: store_record(
+                out, make_record(args, name, overrides, so_far, complete=False)
+            ),
         )
         flat = flat_point(points, args.flat)
         print(
@@ -310,23 +318,28 @@ def main() -> None:
                 + (f"met at {met['minutes']:.1f} min (step {met['step']})" if met else "not met"),
                 flush=True,
             )
-        record = {
-            "model": args.model,
-            "variant": name,
-            "overrides": overrides,
-            "minutes": args.minutes,
-            "probe_images": args.probe_images,
-            "samples": args.samples,
-            "date": str(date.today()),
-            "cpu": cpu_name(),
-            "cpu_flags": cpu_flags(),
-            "points": points,
-            "flat_from": flat,
-            "goal": args.goal,
-            "goal_met_at": met,
-        }
-        stored = store_record(out, record)
+        stored = store_record(out, make_record(args, name, overrides, points, complete=True))
     draw_all([r for r in stored if r["model"] == args.model], args.model, out)
+
+
+def make_record(args, name: str, overrides: dict, points: list[dict], complete: bool) -> dict:
+    """The JSON record of one variant's curve so far."""
+    return {
+        "model": args.model,
+        "variant": name,
+        "overrides": overrides,
+        "minutes": args.minutes,
+        "probe_images": args.probe_images,
+        "samples": args.samples,
+        "date": str(date.today()),
+        "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
+        "points": points,
+        "flat_from": flat_point(points, args.flat),
+        "goal": args.goal,
+        "goal_met_at": goal_point(points, args.goal),
+        "complete": complete,  # false: the run has not (or never) reached its minutes
+    }
 
 
 def store_record(out: Path, record: dict) -> list[dict]:
