@@ -302,14 +302,9 @@ def test_mirrored_replay_on_two_devices_matches_one_device(
     params = copy.deepcopy(tiny_params)
     params["models"]["dcgan"]["generator"] = "transposed"  # no BatchNorm: fast and exact
     params["train"].update(
-        dropout=0.0,
-        epochs=1,
-        steps_per_epoch=3,
-        batch_size=8,
-        replay=0.5,
-        replay_buffer=16,
-        lr=2e-4,  # test_distribute.py's tolerances
+        dropout=0.0, epochs=1, steps_per_epoch=3, batch_size=8, replay=0.5, replay_buffer=16
     )
+    params["train"]["lr"] = 2e-4  # test_distribute.py's tolerances
     one, one_losses, one_buffer = _train(
         params, model, tiny_images, tmp_path / "one", tf.distribute.get_strategy()
     )
