@@ -6,7 +6,8 @@ is included. Each step reads its loss values with float(), as the training loop 
 which forces the step to finish. One step uses batch_size * k_steps real images; the
 rate is those images over the wall time of `--steps` steps, after `--warmup` untimed
 steps (tracing, XLA compilation). Images are data/raw/dataset.npz's x_train if it exists,
-else random uint8 images [N, 28, 28, 1] (the compute does not depend on the pixels).
+else random uint8 images [N, 28, 28, 1] (the compute does not depend on the pixels);
+the label-aware families (cgan, sgan, catgan, stackgan) need the fetched dataset's labels.
 
 --bare also times the same networks in a bare compiled step: one tf.function with two
 GradientTapes (the simultaneous update, non-saturating loss, Adam), real batches gathered
@@ -44,7 +45,11 @@ import yaml
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="gan | dcgan | pix2pix")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="any family of the zoo, e.g. dcgan or sgan (label-aware ones need the fetched data)",
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=30, help="timed steps per round")
     parser.add_argument("--precision", default="float32")
@@ -84,22 +89,34 @@ def load_run(args: argparse.Namespace):
     return resolve_run(params, args.model)
 
 
-def load_images(run, count: int) -> np.ndarray:
-    """uint8 [N, 28, 28, 1]: the fetched training split if present, else random pixels.
-
-    A translation model (pix2pix) gets the edge pairs [N, 32, 32, 2] instead."""
+def load_images(run, count: int) -> tuple[np.ndarray, object]:
+    """(images, labels): uint8 [N, 28, 28, 1], the fetched training split if present,
+    else random pixels; a translation model (pix2pix) gets the edge pairs [N, 32, 32, 2]
+    instead. `labels` is the family's pipeline.data.labels.TrainingLabels for a
+    label-aware family (cgan, sgan, catgan, stackgan: the fetched dataset's, as the train
+    stage makes them), else None."""
     from pipeline.gans.families import get_family
 
-    path = Path(get_family(run.model).inputs.data_file(run.data))
+    family = get_family(run.model)
+    path = Path(family.inputs.data_file(run.data))
+    if family.label_plan is not None:
+        if not path.is_file():
+            raise SystemExit(
+                f"{run.model} trains on class labels, which random pixels do not have: "
+                f"run `dvc repro fetch` first ({path} is missing)"
+            )
+        task = family.inputs.task(run)
+        return task.train_images, task.train_labels
     key = "train" if path.name == "pairs.npz" else "x_train"
     if path.is_file():
-        return np.load(path, allow_pickle=False)[key]
+        return np.load(path, allow_pickle=False)[key], None
     shape = (32, 32, 2) if key == "train" else (28, 28, 1)
-    return np.random.default_rng(0).integers(0, 256, (count, *shape), dtype=np.uint8)
+    return np.random.default_rng(0).integers(0, 256, (count, *shape), dtype=np.uint8), None
 
 
-def build_ours(run, images: np.ndarray):
-    """The project's step and input pipeline; returns (one_step, images per step)."""
+def build_ours(run, images: np.ndarray, labels=None):
+    """The project's step and input pipeline (the first phase's, for a phased family);
+    returns (one_step, images per step)."""
     import tensorflow as tf
 
     from pipeline.data.loader import StepPlan, training_dataset
@@ -112,13 +129,21 @@ def build_ours(run, images: np.ndarray):
     plan = StepPlan(len(images), cfg.batch_size, cfg.k_steps)
     family = get_family(run.model)  # pix2pix's jitter counts too
     augment = family.augmentation(run, images.shape[1:]) if family.augmentation else None
+    num_classes = labels.num_classes if labels is not None else 0
+    with precision_policy(cfg.precision):  # layers keep their policy: tracing outside
+        gan = build_compiled_gan(run, images.shape[1:], strategy, num_classes)
+        step = distributed_step(gan, strategy, cfg.jit_compile)  # it gives the same losses
     dataset = training_dataset(
-        images, plan, seed=cfg.seed, latent_dim=cfg.latent_dim, epoch=0, augment=augment
+        images,
+        plan,
+        seed=cfg.seed,
+        latent_dim=cfg.latent_dim,
+        epoch=0,
+        augment=augment,
+        labels=labels,
+        draws=gan.draws,  # a loss's per-example draws, as the training loop feeds them
     )
     batches = iter(dataset.repeat())
-    with precision_policy(cfg.precision):  # layers keep their policy: tracing outside
-        gan = build_compiled_gan(run, images.shape[1:], strategy)  # it gives the same losses
-        step = distributed_step(gan, strategy, cfg.jit_compile)
 
     def one_step() -> float:
         values = {name: float(value) for name, value in step(next(batches)).items()}
@@ -291,13 +316,13 @@ def main(argv=None) -> None:
     run = load_run(args)
     cfg = run.train
     total_steps = args.warmup + args.rounds * args.steps
-    images = load_images(run, cfg.batch_size * cfg.k_steps * total_steps + 1)
+    images, labels = load_images(run, cfg.batch_size * cfg.k_steps * total_steps + 1)
     print(
         f"model {run.model} {run.family}  batch {cfg.batch_size}  k_steps {cfg.k_steps}  "
         f"precision {cfg.precision}  jit {cfg.jit_compile}  images {images.shape}  "
         f"{args.rounds} rounds x {args.steps} steps after {args.warmup} warm-up steps"
     )
-    contenders = {"ours": build_ours(run, images)}
+    contenders = {"ours": build_ours(run, images, labels)}
     if args.bare:
         contenders["bare"] = build_bare(run, images)
     if args.baseline:

@@ -1,0 +1,52 @@
+"""bench/train_throughput.py times every family, the label-aware ones on their labels."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "train_throughput.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _args(model: str) -> list[str]:
+    return ["--model", model, "--batch-size", "8", "--steps", "1", "--rounds", "1", "--warmup", "1"]
+
+
+def test_a_label_aware_family_is_timed_on_the_datasets_labels(tiny_repo, capsys):
+    from pipeline.cli import main as cli
+    from tests.helpers import set_params, write_labelled_folder
+
+    write_labelled_folder(tiny_repo / "labelled")
+    set_params(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
+    cli(["fetch"])
+    capsys.readouterr()
+    bench = _bench()
+    run = bench.load_run(bench.parse_args(_args("sgan")))
+    images, labels = bench.load_images(run, 16)
+    assert images.shape[1:] == (28, 28, 1) and len(labels.labels) == len(images)
+    # the label plan's labelled subset of the folder's 2 classes; the rest hidden (-1)
+    assert labels.num_classes == 2
+    assert len(labels.labelled) == 2 * run.family.labels_per_class
+    assert (labels.labels >= 0).sum() == len(labels.labelled)
+
+    bench.main(_args("sgan"))
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    name, rate = last.split()
+    assert name == "images_per_sec" and float(rate) > 0
+
+
+def test_a_label_aware_family_without_fetched_data_names_the_fix(tiny_repo, tmp_path):
+    (tiny_repo / "data" / "raw" / "dataset.npz").unlink()
+    bench = _bench()
+    run = bench.load_run(bench.parse_args(_args("cgan")))
+    with pytest.raises(SystemExit, match=r"cgan trains on class labels.*dvc repro fetch"):
+        bench.load_images(run, 16)
