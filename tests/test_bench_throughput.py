@@ -44,7 +44,7 @@ def test_a_label_aware_family_is_timed_on_the_datasets_labels(tiny_repo, capsys)
     assert name == "images_per_sec" and float(rate) > 0
 
 
-def test_a_label_aware_family_without_fetched_data_names_the_fix(tiny_repo, tmp_path):
+def test_a_label_aware_family_without_fetched_data_names_the_fix(tiny_repo):
     (tiny_repo / "data" / "raw" / "dataset.npz").unlink()
     bench = _bench()
     run = bench.load_run(bench.parse_args(_args("cgan")))
