@@ -28,8 +28,8 @@ DEFAULT_MODELS = (
 def repo_params(**train) -> dict:
     """The repository's params.yaml with `train` applied to every model.
 
-    Per-model training lengths (models.<name>.epochs) are dropped, so that train.epochs
-    here decides how long every GAN trains (and per-model batch sizes when `train` sets
+    Per-model training lengths (models.<name>.epochs, .steps_per_epoch) are dropped, so
+    that train.epochs and train.steps_per_epoch here decide how long every GAN trains (and per-model batch sizes when `train` sets
     one: dcgan's and cgan's 32 would not fit a tiny dataset), the labelled slots of a
     semi-supervised minibatch shrink to TINY_LABELS' (32 would not fit a tiny batch), and
     ProGAN, whose
@@ -40,6 +40,7 @@ def repo_params(**train) -> dict:
     params = load_params(REPO / "params.yaml")
     for model_params in params["models"].values():
         model_params.pop("epochs", None)
+        model_params.pop("steps_per_epoch", None)
         if "batch_size" in train:
             model_params.pop("batch_size", None)
         if "labelled_per_batch" in model_params:  # room for unlabelled images in tiny batches
