@@ -29,9 +29,10 @@ def repo_params(**train) -> dict:
     """The repository's params.yaml with `train` applied to every model.
 
     Per-model training lengths (models.<name>.epochs, .steps_per_epoch) are dropped, so
-    that train.epochs and train.steps_per_epoch here decide how long every GAN trains (and per-model batch sizes when `train` sets
-    one: dcgan's and cgan's 32 would not fit a tiny dataset), the labelled slots of a
-    semi-supervised minibatch shrink to TINY_LABELS' (32 would not fit a tiny batch), and
+    that train.epochs and train.steps_per_epoch here decide how long every GAN trains
+    (and per-model batch sizes when `train` sets one: dcgan's and cgan's 32 would not fit
+    a tiny dataset), the labelled slots of a semi-supervised minibatch shrink to
+    TINY_LABELS' (32 would not fit a tiny batch), and
     ProGAN, whose
     length is its phases' steps, shrinks to TINY_PROGAN.
     """
