@@ -487,6 +487,11 @@ def train_with(params: Mapping[str, Any], model: str, overrides: Mapping[str, An
     if not overrides:
         return train
     merged = {**_model_names(params.get("train")), **overrides}
+    # Both are caps: a smoke run's `-S train.steps_per_epoch=5` shortens a model whose
+    # default budget is its own steps_per_epoch too (pix2pix), not only the others.
+    smoke, own = train.steps_per_epoch, overrides.get("steps_per_epoch")
+    if smoke is not None and isinstance(own, int) and not isinstance(own, bool):
+        merged["steps_per_epoch"] = min(smoke, own)
     try:
         return build_dataclass(TrainConfig, merged, "train")
     except ConfigError as error:
