@@ -57,7 +57,7 @@ def test_a_model_key_lists_its_own_keys_and_the_overrides(params):
     params["models"]["dcgan"]["nosuchkey"] = 1
     message = _error(params)
     assert message.startswith("models.dcgan.nosuchkey is not a known param; valid keys: ")
-    assert "dcgan's own generator;" in message
+    assert "dcgan's own d_width, g_width, generator;" in message
     assert "the train.* overrides lr, beta1, k_steps" in message
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pipeline.errors import ConfigError
 from pipeline.gans.families import resolve_run
 from pipeline.training.build import build_compiled_gan
 
@@ -113,6 +114,40 @@ def test_dcgan_variants_build_the_seed_architectures(tiny_params, variant, layer
     z = tf.zeros([3, run.train.latent_dim])
     assert gan.generator(z).shape == (3, 28, 28, 1)
     assert gan.discriminator(gan.generator(z)).shape == (3, 1)
+
+
+def _conv_channels(model):
+    return [
+        layer.filters
+        for layer in model.layers
+        if type(layer).__name__ in ("Conv2D", "Conv2DTranspose")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variant", "seed_g", "seed_d"),
+    [("upsample", [128, 64, 1], [32, 64, 128, 256]), ("transposed", [64, 1], [64, 128])],
+)
+@pytest.mark.parametrize("model", ["dcgan", "cgan", "sgan", "catgan"])
+def test_trunk_widths_scale_every_convolution_but_the_image(
+    tiny_params, model, variant, seed_g, seed_d
+):
+    params = copy.deepcopy(tiny_params)
+    params["models"][model].update(generator=variant, g_width=0.5, d_width=0.25)
+    run = resolve_run(params, model)
+    gan = build_compiled_gan(run, (28, 28, 1), tf.distribute.get_strategy(), num_classes=10)
+    # the image layer keeps its channel; the projection's reshape follows the first width
+    assert _conv_channels(gan.generator) == [c // 2 for c in seed_g[:-1]] + [1]
+    assert _conv_channels(gan.discriminator) == [c // 4 for c in seed_d]
+    reshape = next(layer for layer in gan.generator.layers if type(layer).__name__ == "Reshape")
+    assert reshape.target_shape == (7, 7, 64)
+
+
+def test_a_width_out_of_range_names_the_key(tiny_params):
+    params = copy.deepcopy(tiny_params)
+    params["models"]["cgan"]["g_width"] = 0
+    with pytest.raises(ConfigError, match=r"models\.cgan\.g_width must be in \(0, 8\], got 0"):
+        resolve_run(params, "cgan")
 
 
 @pytest.mark.parametrize("arch", ["leaky256", "selu"])

@@ -9,6 +9,9 @@ Two generator/discriminator pairs from the source documents, chosen by each fami
                 BatchNorm -> Conv2DTranspose C (tanh); its discriminator has no BatchNorm:
                 Conv2D 64/128 (5x5, stride 2), LeakyReLU 0.2, Dropout (seed 004: 0.4).
 Both upsample twice, so the image side must be a multiple of 4 (28 -> start at 7x7).
+`g_width` and `d_width` scale every convolution's channels of the generator and of the
+discriminator (1: the seeds' widths above; 0.5 halves them, and with them most of a
+step's cost: docs/operations.md, Narrower networks).
 
 A layer followed by BatchNorm has no bias: the normalisation subtracts it again, so its
 gradient is zero up to rounding, which Adam (dividing by a near-zero second moment) would
@@ -17,11 +20,31 @@ blow up into lr-sized random steps.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Literal
+
 import keras
 
+from pipeline.config import check
 from pipeline.errors import ConfigError
 from pipeline.gans.blocks.layers import batch_norm, image_output, leaky_relu
 from pipeline.gans.blocks.stabilizers import BatchFeatures
+
+WIDTH = check(lambda v: 0 < v <= 8, "in (0, 8]")
+
+
+@dataclass(frozen=True)
+class TrunkConfig:
+    """models.<name>.* of every family on these trunks (dcgan, cgan, sgan, catgan)."""
+
+    generator: Literal["upsample", "transposed"] = "upsample"  # seed 000's pair | seed 004's
+    g_width: float = field(default=1.0, metadata=WIDTH)  # G's channels x this
+    d_width: float = field(default=1.0, metadata=WIDTH)  # D's channels x this
+
+
+def scaled(filters: int, width: float) -> int:
+    """A layer's channels at `width` times the seed's `filters` (at least 1)."""
+    return max(1, round(filters * width))
 
 
 def start_side(image_shape: tuple[int, int, int], model: str = "dcgan") -> int:
@@ -43,15 +66,19 @@ def condition_planes(condition, side: int, name: str):
     return keras.layers.UpSampling2D(side, name=name)(x)  # [B, side, side, c]
 
 
-def generator_trunk(x, image_shape: tuple[int, int, int], variant: str, model: str = "dcgan"):
+def generator_trunk(
+    x, image_shape: tuple[int, int, int], variant: str, model: str = "dcgan", width: float = 1.0
+):
     """[B, d] code (a latent, or a latent with a label code) -> [B, H, W, C] in [-1, 1].
 
-    The generators of dcgan, cgan, sgan and catgan: they differ in what the code holds."""
+    The generators of dcgan, cgan, sgan and catgan: they differ in what the code holds.
+    Shapes below at width 1 (w = 128 x width)."""
     side, channels = start_side(image_shape, model), image_shape[-1]
+    start, last = scaled(128, width), scaled(64, width)
     if variant == "upsample":
-        x = keras.layers.Dense(128 * side * side, activation="relu", name="g_project")(x)
-        x = keras.layers.Reshape((side, side, 128))(x)  # [B, s, s, 128]
-        for i, filters in enumerate((128, 64)):
+        x = keras.layers.Dense(start * side * side, activation="relu", name="g_project")(x)
+        x = keras.layers.Reshape((side, side, start))(x)  # [B, s, s, w]
+        for i, filters in enumerate((start, last)):
             x = keras.layers.UpSampling2D(name=f"g_up{i + 1}")(x)  # [B, 2s, 2s, .] then 4s
             x = keras.layers.Conv2D(
                 filters, 3, padding="same", use_bias=False, name=f"g_conv{i + 1}"
@@ -60,12 +87,12 @@ def generator_trunk(x, image_shape: tuple[int, int, int], variant: str, model: s
             x = keras.layers.Activation("relu")(x)  # [B, ., ., filters]
         x = keras.layers.Conv2D(channels, 3, padding="same", name="g_to_image")(x)
     else:
-        x = keras.layers.Dense(128 * side * side, use_bias=False, name="g_project")(x)
-        x = keras.layers.Reshape((side, side, 128))(x)  # [B, s, s, 128]
+        x = keras.layers.Dense(start * side * side, use_bias=False, name="g_project")(x)
+        x = keras.layers.Reshape((side, side, start))(x)  # [B, s, s, w]
         x = batch_norm(momentum=0.99, name="g_bn1")(x)
         x = keras.layers.Conv2DTranspose(
-            64, 5, strides=2, padding="same", activation="selu", name="g_deconv1"
-        )(x)  # [B, 2s, 2s, 64]
+            last, 5, strides=2, padding="same", activation="selu", name="g_deconv1"
+        )(x)  # [B, 2s, 2s, w / 2]
         x = batch_norm(momentum=0.99, name="g_bn2")(x)
         x = keras.layers.Conv2DTranspose(channels, 5, strides=2, padding="same", name="g_to_image")(
             x
@@ -76,12 +103,14 @@ def generator_trunk(x, image_shape: tuple[int, int, int], variant: str, model: s
 NO_BATCH_FEATURES = BatchFeatures()
 
 
-def discriminator_trunk(x, variant: str, rate: float, batch: BatchFeatures = NO_BATCH_FEATURES):
+def discriminator_trunk(
+    x, variant: str, rate: float, batch: BatchFeatures = NO_BATCH_FEATURES, width: float = 1.0
+):
     """[B, H, W, c] image (or image with label planes) -> [B, F] flattened features.
 
     The discriminators of dcgan, cgan, sgan and catgan: they differ in their heads. The
     `batch` layers (train.minibatch_std, train.minibatch_discrimination; none by default)
-    go before the last convolution and after the flattening."""
+    go before the last convolution and after the flattening. Shapes at width 1."""
     if variant == "upsample":
         # (filters, stride, zero-pad after conv, batch norm) as in seed 000
         plan = ((32, 2, False, False), (64, 2, True, True), (128, 2, False, True))
@@ -90,7 +119,12 @@ def discriminator_trunk(x, variant: str, rate: float, batch: BatchFeatures = NO_
             if i == len(plan):
                 x = batch.std(x)  # [B, 4, 4, 128 + 1] when on
             x = keras.layers.Conv2D(
-                filters, 3, strides=stride, padding="same", use_bias=not norm, name=f"d_conv{i}"
+                scaled(filters, width),
+                3,
+                strides=stride,
+                padding="same",
+                use_bias=not norm,
+                name=f"d_conv{i}",
             )(x)
             if pad:  # 7x7 -> 8x8 for 28x28 inputs, so the next stride-2 conv gives 4x4
                 x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
@@ -103,7 +137,9 @@ def discriminator_trunk(x, variant: str, rate: float, batch: BatchFeatures = NO_
         for i, filters in enumerate((64, 128), start=1):
             if i == 2:
                 x = batch.std(x)  # [B, 14, 14, 64 + 1] when on
-            x = keras.layers.Conv2D(filters, 5, strides=2, padding="same", name=f"d_conv{i}")(x)
+            x = keras.layers.Conv2D(
+                scaled(filters, width), 5, strides=2, padding="same", name=f"d_conv{i}"
+            )(x)
             x = leaky_relu()(x)
             x = keras.layers.Dropout(rate, name=f"d_dropout{i}")(x)
         # 28x28 input: [B,14,14,64] -> [B,7,7,128]
@@ -120,7 +156,7 @@ def build_classifier(
     start_side(image_shape, model)
     image = keras.Input(image_shape, name="image")  # [B, H, W, C]
     features = discriminator_trunk(
-        image, run.family.generator, run.train.dropout, BatchFeatures.of(run)
+        image, run.family.generator, run.train.dropout, BatchFeatures.of(run), run.family.d_width
     )  # [B, F]
     logits = keras.layers.Dense(outputs, dtype="float32", name="class_logits")(features)
     out = [logits, features] if with_features else logits  # [B, outputs], [B, F]
@@ -130,5 +166,7 @@ def build_classifier(
 def build_latent_generator(run, image_shape: tuple[int, int, int], model: str) -> keras.Model:
     """G(z): the DCGAN generator of noise alone (dcgan, sgan, catgan)."""
     z = keras.Input((run.train.latent_dim,), name="z")  # [B, latent]
-    image = generator_trunk(z, image_shape, run.family.generator, model)  # [B, H, W, C]
+    image = generator_trunk(
+        z, image_shape, run.family.generator, model, run.family.g_width
+    )  # [B, H, W, C]
     return keras.Model(z, image, name="generator")

@@ -124,15 +124,49 @@ def _config_fields(name: str) -> frozenset[str]:
     """The annotated fields of `class Config` in the family file `name`.py."""
     paths = [Path(folder) / f"{name}.py" for folder in __path__]
     path = next(p for p in paths if p.is_file())
+    return _class_fields(path, "Config", must_exist=False)
+
+
+def _class_fields(path: Path, class_name: str, must_exist: bool = True) -> frozenset[str]:
+    """The annotated fields of dataclass `class_name` in the file `path`, its base
+    classes' included (a base imported from another module of this package is read from
+    that module's file, e.g. the DCGAN trunks' TrunkConfig)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == "Config":
-            return frozenset(
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            own = {
                 item.target.id
                 for item in node.body
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
-            )
+            }
+            for base in node.bases:
+                own |= _class_fields(*_base_location(tree, path, base))
+            return frozenset(own)
+    if must_exist:
+        raise TypeError(f"{path} defines no class {class_name}")
     return frozenset()  # a family without params of its own
+
+
+def _base_location(tree: ast.Module, path: Path, base: ast.expr) -> tuple[Path, str]:
+    """(file, class name) of a base class named `Name` or `module.Name` in a file whose
+    imports say where it comes from (`from pipeline... import Name` or `import module`)."""
+    package_root = Path(__file__).resolve().parents[3]  # the folder holding pipeline/
+    if isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name):
+        alias, class_name = base.value.id, base.attr
+    elif isinstance(base, ast.Name):
+        alias, class_name = None, base.id
+    else:
+        raise TypeError(f"{path}: cannot read the base class {ast.unparse(base)}")
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and alias is None and node.name == class_name:
+            return path, class_name
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        for imported in node.names:
+            if (imported.asname or imported.name) == (alias or class_name):
+                module = node.module if alias is None else f"{node.module}.{imported.name}"
+                return package_root / (module.replace(".", "/") + ".py"), class_name
+    raise TypeError(f"{path}: cannot find where {ast.unparse(base)} comes from")
 
 
 def check_model_name(name: str, key: str = "--model") -> str:

@@ -35,10 +35,9 @@ from pipeline.gans.losses import entropy, supervised_loss
 
 
 @dataclass(frozen=True)
-class Config:
-    """models.catgan.*"""
+class Config(dcgan.TrunkConfig):
+    """models.catgan.*: the DCGAN trunks' knobs (generator, g_width, d_width) and its own"""
 
-    generator: Literal["upsample", "transposed"] = "upsample"  # the DCGAN trunks
     mode: Literal["unsupervised", "semi_supervised"] = "unsupervised"
     labels_per_class: int = field(default=10, metadata=AT_LEAST_ONE)  # semi_supervised
     labelled_per_batch: int = field(default=32, metadata=AT_LEAST_ONE)  # semi_supervised

@@ -28,6 +28,7 @@ from pipeline.config import AT_LEAST_ONE
 from pipeline.data.labels import LabelPlan
 from pipeline.gans.adversarial import AdversarialGAN
 from pipeline.gans.blocks.dcgan import (
+    TrunkConfig,
     condition_planes,
     discriminator_trunk,
     generator_trunk,
@@ -40,10 +41,9 @@ from pipeline.gans.inputs import CONDITIONAL
 
 
 @dataclass(frozen=True)
-class Config:
-    """models.cgan.*"""
+class Config(TrunkConfig):
+    """models.cgan.*: the DCGAN trunks' knobs (generator, g_width, d_width) and its own"""
 
-    generator: Literal["upsample", "transposed"] = "upsample"  # the DCGAN trunks
     label_input: Literal["onehot", "embedding"] = "onehot"
     embedding_dim: int = field(default=50, metadata=AT_LEAST_ONE)  # label_input: embedding
     projection: bool = True  # D's logit also gets <E_d(y), features(x)>
@@ -72,7 +72,7 @@ def build_generator(run, image_shape: tuple[int, int, int], num_classes: int) ->
     else:
         code = keras.layers.Embedding(num_classes, cfg.embedding_dim, name="g_embed")(label)
     x = keras.layers.Concatenate(name="g_condition")([z, code])  # [B, latent + K or E]
-    image = generator_trunk(x, image_shape, cfg.generator, "cgan")  # [B, H, W, C]
+    image = generator_trunk(x, image_shape, cfg.generator, "cgan", cfg.g_width)  # [B, H, W, C]
     return keras.Model([z, label], image, name="generator")
 
 
@@ -88,7 +88,9 @@ def build_discriminator(run, image_shape: tuple[int, int, int], num_classes: int
         vector = keras.layers.Embedding(num_classes, side * side, name="d_embed")(label)
         planes = keras.layers.Reshape((side, side, 1), name="d_plane")(vector)  # [B, H, W, 1]
     x = keras.layers.Concatenate(name="d_condition")([image, planes])  # [B, H, W, C + K or 1]
-    features = discriminator_trunk(x, cfg.generator, run.train.dropout, BatchFeatures.of(run))
+    features = discriminator_trunk(
+        x, cfg.generator, run.train.dropout, BatchFeatures.of(run), cfg.d_width
+    )  # [B, F]
     logit = logit_head()(features)  # [B, 1]
     if cfg.projection:
         width = features.shape[-1]

@@ -1,17 +1,22 @@
 """DCGAN: convolutional generator and discriminator (seeds 000 and 004; Radford et al.).
 
 The trunks are in pipeline.gans.blocks.dcgan; `models.dcgan.generator` picks the seed 000
-pair (upsample) or the seed 004 pair (transposed). Discriminator dropout is train.dropout.
+pair (upsample) or the seed 004 pair (transposed), `g_width` / `d_width` their channels.
+Discriminator dropout is train.dropout.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import keras
 
-from pipeline.gans.blocks.dcgan import build_latent_generator, discriminator_trunk, start_side
+from pipeline.gans.blocks.dcgan import (
+    TrunkConfig,
+    build_latent_generator,
+    discriminator_trunk,
+    start_side,
+)
 from pipeline.gans.blocks.layers import logit_head
 from pipeline.gans.blocks.stabilizers import BatchFeatures
 from pipeline.gans.families import STABILIZERS, Family, register
@@ -19,10 +24,8 @@ from pipeline.gans.inputs import LATENT
 
 
 @dataclass(frozen=True)
-class Config:
-    """models.dcgan.*"""
-
-    generator: Literal["upsample", "transposed"] = "upsample"
+class Config(TrunkConfig):
+    """models.dcgan.*: the trunks' generator, g_width, d_width"""
 
 
 def build_generator(run, image_shape: tuple[int, int, int], num_classes: int = 0) -> keras.Model:
@@ -34,8 +37,9 @@ def build_discriminator(
 ) -> keras.Model:
     start_side(image_shape)
     image = keras.Input(image_shape, name="image")  # [B, H, W, C]
+    cfg = run.family
     features = discriminator_trunk(
-        image, run.family.generator, run.train.dropout, BatchFeatures.of(run)
+        image, cfg.generator, run.train.dropout, BatchFeatures.of(run), cfg.d_width
     )  # [B, F]
     logit = logit_head()(features)  # [B, 1]
     return keras.Model(image, logit, name="discriminator")

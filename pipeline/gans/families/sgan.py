@@ -38,10 +38,9 @@ from pipeline.gans.losses import feature_matching, real_fake_logit, supervised_l
 
 
 @dataclass(frozen=True)
-class Config:
-    """models.sgan.*"""
+class Config(dcgan.TrunkConfig):
+    """models.sgan.*: the DCGAN trunks' knobs (generator, g_width, d_width) and its own"""
 
-    generator: Literal["upsample", "transposed"] = "upsample"  # the DCGAN trunks
     labels_per_class: int = field(default=10, metadata=AT_LEAST_ONE)  # 10: 100 labels
     labelled_per_batch: int = field(default=32, metadata=AT_LEAST_ONE)
     g_objective: Literal["feature_matching", "adversarial"] = "feature_matching"
