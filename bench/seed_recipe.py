@@ -64,12 +64,28 @@ class Recipe:
     # G on the same latents. torch (seed 001): one D step on the real + fake losses summed,
     # then G on fresh latents.
     loop: str = "keras"
+    # The seed's networks, as models.<name>.* values: the recipe keeps them whatever the
+    # project's default has become (a narrower default is part of what is compared).
+    network: tuple[tuple[str, object], ...] = ()
 
 
 RECIPES = {
-    "dcgan": Recipe("000", 32, 2e-4, 0.5, "train(epochs=10, batch_size=32), Adam(0.0002, 0.5)"),
+    "dcgan": Recipe(
+        "000",
+        32,
+        2e-4,
+        0.5,
+        "train(epochs=10, batch_size=32), Adam(0.0002, 0.5)",
+        network=(("generator", "upsample"), ("g_width", 1.0), ("d_width", 1.0)),
+    ),
     "gan": Recipe(
-        "001", 100, 2e-4, 0.9, "batch_size = 100, torch.optim.Adam(lr=0.0002)", loop="torch"
+        "001",
+        100,
+        2e-4,
+        0.9,
+        "batch_size = 100, torch.optim.Adam(lr=0.0002)",
+        loop="torch",
+        network=(("arch", "leaky256"),),
     ),
 }
 
@@ -178,13 +194,19 @@ def recipe_loop(run, images, loop: str = "keras"):
     return generator, one_step
 
 
-def train_recipe(run, images, recipe: Recipe, seconds: float) -> tuple[object, dict]:
+def recipe_run(run, recipe: Recipe):
+    """The run as the seed writes it: its batch, Adam and networks on `run`'s data."""
     import dataclasses
 
     cfg = dataclasses.replace(
         run.train, batch_size=recipe.batch_size, lr=recipe.lr, beta1=recipe.beta1
     )
-    generator, one_step = recipe_loop(dataclasses.replace(run, train=cfg), images, recipe.loop)
+    family = dataclasses.replace(run.family, **dict(recipe.network))
+    return dataclasses.replace(run, train=cfg, family=family)
+
+
+def train_recipe(run, images, recipe: Recipe, seconds: float) -> tuple[object, dict]:
+    generator, one_step = recipe_loop(recipe_run(run, recipe), images, recipe.loop)
     steps, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         one_step()
