@@ -148,8 +148,9 @@ def _class_fields(path: Path, class_name: str, must_exist: bool = True) -> froze
 
 
 def _base_location(tree: ast.Module, path: Path, base: ast.expr) -> tuple[Path, str]:
-    """(file, class name) of a base class named `Name` or `module.Name` in a file whose
-    imports say where it comes from (`from pipeline... import Name` or `import module`)."""
+    """(file, class name) of a base class `Name` or `module.Name` of the file `path`: a
+    class of that file, or one its imports name (`from pipeline.x import Name`, or
+    `from pipeline.x import module` for `module.Name`)."""
     package_root = Path(__file__).resolve().parents[3]  # the folder holding pipeline/
     if isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name):
         alias, class_name = base.value.id, base.attr
