@@ -1,5 +1,6 @@
 """A run killed with SIGKILL resumes from its checkpoint and ends as if never stopped."""
 
+import json
 import os
 import random
 import signal
@@ -162,6 +163,8 @@ def test_default_dcgan_killed_between_checkpoints_resumes_bit_for_bit(tmp_path):
     dataset = straight / "data" / "raw" / "dataset.npz"
     killed = _real_dcgan_repo(tmp_path / "killed", dataset)
     _cli(straight, "train", "--model", "dcgan")
+    train_json = json.loads((straight / "models" / "dcgan" / "train.json").read_text())
+    step_seconds = train_json["seconds_by_part"]["step"] / 60  # its 60 steps
 
     first = killed / "models" / "dcgan" / "checkpoints" / f"ckpt-{20:09d}"
     process = subprocess.Popen(
@@ -178,8 +181,9 @@ def test_default_dcgan_killed_between_checkpoints_resumes_bit_for_bit(tmp_path):
             assert process.poll() is None, "the run ended before its first checkpoint"
             assert time.monotonic() < deadline, "no checkpoint at step 20 in 10 minutes"
             time.sleep(0.05)
-        # a step at batch 32 takes ~0.15 s with AVX-512, ~0.5 s with AVX2: 20 steps > 2 s
-        delay = random.Random(os.getpid()).uniform(0.1, 2.0)
+        # somewhere in the first half of the 20 steps to the next checkpoint, whatever this
+        # CPU's step costs (the straight run's own step time)
+        delay = random.Random(os.getpid()).uniform(0.05, 0.5) * 20 * step_seconds
         time.sleep(delay)
         process.kill()
     finally:
