@@ -25,6 +25,23 @@ DEFAULT_MODELS = (
 )
 
 
+def load_bench(name: str):
+    """bench/<name>.py as a module (bench/ is not a package; a bench may import its
+    siblings, and its dataclasses look their module up in sys.modules)."""
+    import importlib.util
+
+    bench = REPO / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        spec = importlib.util.spec_from_file_location(name, bench / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(bench))
+    return module
+
+
 def repo_params(**train) -> dict:
     """The repository's params.yaml with `train` applied to every model.
 

@@ -2,25 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-
-def _bench():
-    sys.path.insert(0, str(BENCH))  # seed_recipe imports its sibling loss_table
-    try:
-        spec = importlib.util.spec_from_file_location("seed_recipe", BENCH / "seed_recipe.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["seed_recipe"] = module  # its dataclasses look their module up
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
-    return module
+from tests.helpers import REPO, load_bench
 
 
 @pytest.mark.parametrize("model", ["dcgan", "gan"])
@@ -28,9 +12,9 @@ def test_a_recipe_keeps_its_seeds_network_when_the_default_changes(model):
     from pipeline.config import load_params
     from pipeline.gans.families import resolve_run
 
-    bench = _bench()
+    bench = load_bench("seed_recipe")
     recipe = bench.RECIPES[model]
-    changed = load_params(BENCH.parent / "params.yaml")
+    changed = load_params(REPO / "params.yaml")
     if model == "dcgan":
         changed["models"]["dcgan"].update(g_width=0.5, d_width=0.25, generator="transposed")
     else:

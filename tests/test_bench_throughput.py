@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "train_throughput.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("train_throughput", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_bench
 
 
 def _args(model: str) -> list[str]:
@@ -29,7 +19,7 @@ def test_a_label_aware_family_is_timed_on_the_datasets_labels(tiny_repo, capsys)
     set_params(tiny_repo, "data", dataset=f"folder:{tiny_repo / 'labelled'}")
     cli(["fetch"])
     capsys.readouterr()
-    bench = _bench()
+    bench = load_bench("train_throughput")
     run = bench.load_run(bench.parse_args(_args("sgan")))
     images, labels = bench.load_images(run, 16)
     assert images.shape[1:] == (28, 28, 1) and len(labels.labels) == len(images)
@@ -46,7 +36,7 @@ def test_a_label_aware_family_is_timed_on_the_datasets_labels(tiny_repo, capsys)
 
 def test_a_label_aware_family_without_fetched_data_names_the_fix(tiny_repo):
     (tiny_repo / "data" / "raw" / "dataset.npz").unlink()
-    bench = _bench()
+    bench = load_bench("train_throughput")
     run = bench.load_run(bench.parse_args(_args("cgan")))
     with pytest.raises(SystemExit, match=r"cgan trains on class labels.*dvc repro fetch"):
         bench.load_images(run, 16)
