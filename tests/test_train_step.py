@@ -143,6 +143,15 @@ def test_trunk_widths_scale_every_convolution_but_the_image(
     assert reshape.target_shape == (7, 7, 64)
 
 
+def test_stylegan_d_width_scales_the_dcgan_discriminator(tiny_params):
+    params = copy.deepcopy(tiny_params)
+    params["models"]["stylegan"]["d_width"] = 0.5
+    run = resolve_run(params, "stylegan")
+    gan = build_compiled_gan(run, (28, 28, 1), tf.distribute.get_strategy())
+    assert _conv_channels(gan.discriminator) == [16, 32, 64, 128]
+    assert gan.discriminator(tf.zeros([2, 28, 28, 1])).shape == (2, 1)
+
+
 def test_a_width_out_of_range_names_the_key(tiny_params):
     params = copy.deepcopy(tiny_params)
     params["models"]["cgan"]["g_width"] = 0

@@ -52,7 +52,7 @@ import tensorflow as tf
 
 from pipeline.config import AT_LEAST_ONE, POSITIVE, check
 from pipeline.gans.adversarial import AdversarialGAN
-from pipeline.gans.blocks.dcgan import discriminator_trunk, start_side
+from pipeline.gans.blocks.dcgan import WIDTH, discriminator_trunk, start_side
 from pipeline.gans.blocks.equalized import EqualizedConv2D, EqualizedDense
 from pipeline.gans.blocks.layers import image_output, leaky_relu, logit_head
 from pipeline.gans.blocks.stabilizers import BatchFeatures, pixel_norm
@@ -87,6 +87,7 @@ class Config:
     mixing_prob: float = field(default=0.9, metadata=PROBABILITY)  # style mixing (0: off)
     noise: bool = True  # per-pixel noise inputs (false: none, for the ablation)
     style: Literal["adain", "modulated"] = "adain"  # StyleGAN's AdaIN, or StyleGAN2's modulation
+    d_width: float = field(default=1.0, metadata=WIDTH)  # the DCGAN discriminator's channels x this
 
 
 def _seed(run, name: str) -> int:
@@ -165,7 +166,9 @@ def build_discriminator(run, image_shape, num_classes: int = 0) -> keras.Model:
     """The DCGAN's (seed 000's upsample trunk): [B, H, W, C] -> logit [B, 1]."""
     start_side(tuple(image_shape), "stylegan")
     image = keras.Input(tuple(image_shape), name="image")
-    features = discriminator_trunk(image, "upsample", run.train.dropout, BatchFeatures.of(run))
+    features = discriminator_trunk(
+        image, "upsample", run.train.dropout, BatchFeatures.of(run), run.family.d_width
+    )  # [B, F]
     return keras.Model(image, logit_head()(features), name="discriminator")
 
 
