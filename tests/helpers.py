@@ -260,14 +260,30 @@ def assert_weights_alike(one, two, bound: float) -> None:
     one): every weight array within `bound` (what the Adam steps can move a weight), and
     nearly every weight within rounding. Adam divides a gradient by its own magnitude, so
     where a gradient is itself at rounding level the noise becomes a full lr-sized step:
-    a few weights may differ by up to the bound."""
+    a few weights may differ by up to the bound. How many depends on the CPU's kernels:
+    after 3 steps of the tiny dcgan and catgan on one device and on two, 0.02-0.5% of the
+    weights on a 2-core AVX2 EPYC (2026-12-04; under 0.01% on AVX-512 machines). A replica
+    stepping with its own half-batch gradient flips the sign of many times more."""
     close = total = 0
     for a, b in zip(one, two, strict=True):
         difference = np.abs(np.asarray(a) - np.asarray(b))
         assert difference.max() <= bound
         close += int((difference <= 5e-5 + 1e-3 * np.abs(a)).sum())
         total += np.asarray(a).size
-    assert close / total > 0.9999, f"{total - close} of {total} weights differ"
+    assert close / total > 0.99, f"{total - close} of {total} weights differ"
+
+
+def assert_losses_alike(one, two, lr: float) -> None:
+    """The per-step losses of two trainings that should agree. The first step's come from
+    the same weights and batch, so they differ only by summation order: that is where a loss
+    averaged over a replica's batch instead of the global one, or unsynchronised batch
+    statistics, shows. Later steps follow weights that may differ by a few flipped
+    lr-sized Adam steps (assert_weights_alike), which moved D's outputs by up to 1.3e-4 at
+    lr 2e-4 (2-core AVX2 EPYC, 2026-12-04): within 2 lr."""
+    one, two = np.asarray(one), np.asarray(two)
+    assert one.shape == two.shape
+    np.testing.assert_allclose(one[0], two[0], rtol=1e-5, atol=1e-6, err_msg="first step")
+    np.testing.assert_allclose(one, two, rtol=0, atol=2 * lr)
 
 
 def mlflow_runs(mlflow_store: str, run_name: str) -> list:
