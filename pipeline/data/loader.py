@@ -112,7 +112,19 @@ def training_dataset(
 
     dataset = tf.data.Dataset.from_tensor_slices((order, step_ids))
     dataset = dataset.map(make_step, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return without_autotune(dataset.prefetch(tf.data.AUTOTUNE))
+
+
+def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` without tf.data's autotuning model. Its optimisation thread sleeps for up
+    to a minute between passes, and dropping an iterator (at every epoch or phase change
+    and at the end of training) waits for that thread to wake: 109 s of progan's default
+    run on a 2-core AVX2 EPYC (docs/operations.md, Where the time goes). Without it,
+    AUTOTUNE map parallelism is the number of cores and prefetch grows its buffer when
+    the consumer waits; the elements and their order are the same."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 # Leading axes of each draw (None: all): alpha, replay and caption (stackgan's choice of

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipeline.data.loader import to_unit_range
+from pipeline.data.loader import to_unit_range, without_autotune
 from pipeline.errors import DataError
 
 FEATURES_LAYER = "features"
@@ -79,7 +79,8 @@ def _images(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | N
     def scale(images, labels):
         return to_unit_range(images), labels
 
-    return data.batch(batch_size).map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    batches = data.batch(batch_size).map(scale, num_parallel_calls=tf.data.AUTOTUNE)
+    return without_autotune(batches.prefetch(2))
 
 
 def rotated(images: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
