@@ -262,8 +262,9 @@ def assert_weights_alike(one, two, bound: float) -> None:
     where a gradient is itself at rounding level the noise becomes a full lr-sized step:
     a few weights may differ by up to the bound. How many depends on the CPU's kernels:
     after 3 steps of the tiny dcgan and catgan on one device and on two, 0.02-0.5% of the
-    weights on a 2-core AVX2 EPYC (2026-12-04; under 0.01% on AVX-512 machines). A replica
-    stepping with its own half-batch gradient flips the sign of many times more."""
+    weights on a 2-core AVX2 EPYC (2026-12-04; the former bound of 0.01% held on AVX-512
+    machines). What the share guards against, a replica stepping with its own half-batch
+    gradient, would move every weight whose half- and full-batch gradients differ in sign."""
     close = total = 0
     for a, b in zip(one, two, strict=True):
         difference = np.abs(np.asarray(a) - np.asarray(b))

@@ -118,7 +118,7 @@ def training_dataset(
 def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """`dataset` without tf.data's autotuning model. Its optimisation thread sleeps for up
     to a minute between passes, and dropping an iterator (at every epoch or phase change
-    and at the end of training) waits for that thread to wake: 109 s of progan's default
+    and at the end of training) waits for that thread to wake: 109 s of progan's 1000-step
     run on a 2-core AVX2 EPYC (docs/operations.md, Where the time goes). Without it,
     AUTOTUNE map parallelism is the number of cores and prefetch grows its buffer when
     the consumer waits; the elements and their order are the same."""
