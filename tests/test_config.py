@@ -95,14 +95,14 @@ def test_a_smoke_runs_steps_per_epoch_caps_a_models_own_too(params):
     """`dvc exp run -S train.steps_per_epoch=5` trains every GAN for a few steps, pix2pix
     (whose default budget is its own steps_per_epoch) included; a larger train-level cap
     leaves the model's own, and without one the model's own stands."""
-    params["models"]["pix2pix"]["steps_per_epoch"] = 1400  # the repository's default
+    params["models"]["pix2pix"]["steps_per_epoch"] = 1000  # the repository's default
     params["train"]["steps_per_epoch"] = None
-    assert resolve_run(params, "pix2pix").train.steps_per_epoch == 1400
+    assert resolve_run(params, "pix2pix").train.steps_per_epoch == 1000
     params["train"]["steps_per_epoch"] = 5
     assert resolve_run(params, "pix2pix").train.steps_per_epoch == 5
     assert resolve_run(params, "dcgan").train.steps_per_epoch == 5
     params["train"]["steps_per_epoch"] = 5000
-    assert resolve_run(params, "pix2pix").train.steps_per_epoch == 1400
+    assert resolve_run(params, "pix2pix").train.steps_per_epoch == 1000
 
 
 def test_bad_override_names_the_model_key(params):
