@@ -23,7 +23,7 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,9 +34,11 @@ SKIPPED = ("didn't change", "is cached")  # DVC ran nothing for the stage
 
 
 def group_of(stage: str) -> str:
-    """The README's groups: train@*, evaluate@*, report, and the rest is prep."""
+    """The README's groups: train@*, evaluate@*, report (with report-inputs@*), the rest prep."""
     head = stage.split("@", 1)[0]
-    return head if head in ("train", "evaluate", "report") else "prep"
+    if head.startswith("report"):
+        return "report"
+    return head if head in ("train", "evaluate") else "prep"
 
 
 def stage_seconds(events: list[tuple[float, str, bool]], end: float) -> list[dict]:
@@ -73,13 +75,15 @@ def main(argv=None) -> int:
             sys.stdout.write(line)
             match = STAGE_LINE.search(line)
             if match:
-                events.append((time.monotonic(), match.group(1), not any(mark in line for mark in SKIPPED)))
+                events.append(
+                    (time.monotonic(), match.group(1), not any(mark in line for mark in SKIPPED))
+                )
         code = process.wait()
     end = time.monotonic()
 
     records = stage_seconds(events, end)
     result = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu": cpu_name(),
         "cpu_flags": cpu_flags(),
         "command": " ".join(command),
