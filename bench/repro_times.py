@@ -6,7 +6,7 @@ skipping`); a stage's time runs from its line to the next one (the last to the e
 the command), so DVC's own hashing and lock writing count with the stage they follow.
 At the end it prints the CPU, its AVX-512 flags, one line per stage and the groups
 the README's cost table uses (prep: fetch, evaluator, reference, edges, lowres; train@*;
-evaluate@*; report), and writes the same as JSON to `--out` (default:
+evaluate@*; report with report-inputs@*), and writes the same as JSON to `--out` (default:
 bench/results/repro_times.json, one record appended per call).
 
     .venv/bin/python bench/repro_times.py [--out FILE] [-- dvc repro arguments]
