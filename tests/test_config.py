@@ -26,6 +26,7 @@ def test_repository_params_resolve_for_every_default_model(params):
         ("lr", 0, "train.lr must be > 0"),
         ("lr", "fast", "train.lr must be a number"),
         ("beta1", 1.0, "train.beta1 must be in [0, 1)"),
+        ("lr_decay", 1.5, "train.lr_decay must be in [0, 1]"),
         ("k_steps", 1.5, "train.k_steps must be an integer"),
         ("batch_size", 0, "train.batch_size must be >= 1"),
         ("loss", "hinges", "train.loss must be one of 'nonsaturating', 'minimax', 'wgan'"),

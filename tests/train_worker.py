@@ -6,7 +6,8 @@ MODEL is dcgan (random 28x28 images), sgan (the same with labels, so a resumed r
 redraw the same labelled slots), pix2pix (random 32x32 edge/image pairs, with the paired
 jitter on, so a resumed run must redraw the same augmentations) or phased (the two-phase
 toy of tests/phased_family.py, whose generator grows between its phases, trained with
-wgan_gp, whose penalty draws must be drawn again, and the averaged generator on) or progan
+wgan_gp, whose penalty draws must be drawn again, the averaged generator on and the
+learning rates decaying over the last 4 of its 8 steps) or progan
 (a tiny one growing 7 -> 14 -> 28 px, its phases ending inside epochs, fade-ins, fresh
 optimizers at each phase, the averaged generator on as params.yaml has it) or stylegan
 (a tiny one, whose training noise, style mixing and running mean of w must all resume) or
@@ -58,7 +59,7 @@ def main() -> None:
         from tests.phased_family import family
 
         family()
-        params["train"].update(loss="wgan_gp", ema=0.9)
+        params["train"].update(loss="wgan_gp", ema=0.9, lr_decay=0.5)
     if model == "progan":  # 7px 3 steps, fade-14px 4, 14px 3, fade-28px 4, 28px 3: 17 steps
         params["models"]["progan"].update(
             stable_steps=3, fade_steps=4, filters=8, min_filters=4, batch_size=8

@@ -24,6 +24,7 @@ import yaml
 from pipeline.config.validate import (
     AT_LEAST_ONE,
     POSITIVE,
+    UNIT_INTERVAL,
     UNIT_INTERVAL_OPEN,
     build_dataclass,
     check,
@@ -110,6 +111,10 @@ class TrainConfig:
     # null: TensorFlow's own choice for the CPU.
     onednn: bool | None = True
     lr: float = field(default=4e-4, metadata=POSITIVE)
+    # The last share of the run's steps over which both learning rates fall linearly
+    # toward 0 (the pix2pix paper's schedule is 0.5); 0: constant (docs/training.md,
+    # Learning-rate decay).
+    lr_decay: float = field(default=0.0, metadata=UNIT_INTERVAL)
     beta1: float = field(default=0.5, metadata=UNIT_INTERVAL_OPEN)
     k_steps: int = field(default=1, metadata=AT_LEAST_ONE)
     dropout: float = field(default=0.25, metadata=UNIT_INTERVAL_OPEN)
@@ -135,7 +140,7 @@ class TrainConfig:
     minibatch_std: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
     minibatch_discrimination: int = field(default=0, metadata=check(lambda v: v >= 0, ">= 0"))
     minibatch_kernel_dim: int = field(default=5, metadata=AT_LEAST_ONE)
-    replay: float = field(default=0.0, metadata=check(lambda v: 0 <= v <= 1, "in [0, 1]"))
+    replay: float = field(default=0.0, metadata=UNIT_INTERVAL)
     replay_buffer: int = field(default=1024, metadata=AT_LEAST_ONE)
     # Exponential moving average of G's weights (0: off): the averaged G is then the one
     # kept, scored and drawn.
@@ -243,6 +248,7 @@ OVERRIDABLE = (
     "update",
     "discriminator_passes",
     "precision",
+    "lr_decay",
 )
 
 

@@ -21,6 +21,7 @@ def check(rule: Callable[[Any], bool], text: str) -> dict:
 POSITIVE = check(lambda v: v > 0, "> 0")
 AT_LEAST_ONE = check(lambda v: v >= 1, ">= 1")
 UNIT_INTERVAL_OPEN = check(lambda v: 0 <= v < 1, "in [0, 1)")
+UNIT_INTERVAL = check(lambda v: 0 <= v <= 1, "in [0, 1]")
 
 
 def _type_name(tp: Any) -> str:

@@ -84,6 +84,25 @@ def _optimizer(run: RunConfig) -> keras.optimizers.Optimizer:
     return make_optimizer(run.train.lr, run.train.beta1, run.train.precision)
 
 
+def learning_rate_at(run: RunConfig, step: int, total_steps: int) -> float:
+    """Both networks' learning rate for the step after `step` completed ones: train.lr,
+    then over the last train.lr_decay share of the run's `total_steps` falling linearly
+    toward 0 (the last step still moves, at 1 / its share of steps of train.lr). A pure
+    function of the step, so a resumed run follows the same schedule."""
+    lr, share = run.train.lr, run.train.lr_decay
+    start = (1 - share) * total_steps
+    if not share or step < start:
+        return lr
+    return lr * max(0.0, (total_steps - step) / (total_steps - start))
+
+
+def set_learning_rate(gan, lr: float) -> None:
+    """Both optimizers' learning rate (a variable the compiled step reads); a phase's fresh
+    optimizers start at train.lr, so the trainer sets it before every step."""
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        optimizer.learning_rate.assign(lr)
+
+
 def fresh_optimizers(gan, run: RunConfig, before: dict[str, set[int]]) -> None:
     """After a phase changed the networks: a new optimizer (no moments, step 0) for each
     network whose trainable variables are not the ones it had `before` (ids by network

@@ -27,7 +27,13 @@ from pipeline.errors import ConfigError, TrainingError
 from pipeline.gans.blocks.progressive import scheduled_layers
 from pipeline.gans.families import get_family
 from pipeline.gans.inputs import default_preview
-from pipeline.training.build import build_compiled_gan, distributed_step, fresh_optimizers
+from pipeline.training.build import (
+    build_compiled_gan,
+    distributed_step,
+    fresh_optimizers,
+    learning_rate_at,
+    set_learning_rate,
+)
 from pipeline.training.checkpoints import Checkpoint, CheckpointStore, CorruptCheckpoint
 from pipeline.training.distribute import is_chief, make_strategy, precision_policy
 from pipeline.training.ema import AveragedGenerator
@@ -231,7 +237,8 @@ class _Loop:
         self.step = self.resumed_from = 0
         self.phase = -1  # none entered yet
         self.history: list[dict] = []
-        self.names = (*gan.metric_names, *phases.schedule_names())  # what is logged
+        decays = ("lr",) if run.train.lr_decay else ()
+        self.names = (*gan.metric_names, *phases.schedule_names(), *decays)  # what is logged
         self.window = _Window(self.names)
         self.ema = None
         if run.train.ema:
@@ -297,6 +304,9 @@ class _Loop:
             self.gan.schedule[name].assign(value)
         for layer in self._scheduled:
             layer.value.assign(schedule[layer.schedule])
+        if self.run.train.lr_decay:  # logged beside the phases' schedules
+            schedule["lr"] = learning_rate_at(self.run, self.step, self.phases.total_steps)
+            set_learning_rate(self.gan, schedule["lr"])
         started = time.perf_counter()
         values = {k: float(v) for k, v in self._train_step(batch).items()}
         seconds = time.perf_counter() - started
