@@ -44,10 +44,12 @@ def evaluate_command(params_path: Path, model: str) -> dict:
     tracker.log_artifact(model_dir(model) / "metrics.json")
     tracker.finish("FINISHED")
     if run_id and tracker.run_id == run_id:  # the run that trained it, so it has the generator
-        from pipeline.tracking.registry import file_digest, register_scored_run, registry_client
+        from pipeline.tracking.registry import file_digest, register_scored_run
 
+        # the tracker's client: on the same store, which it opened and set as MLflow's
+        # global URI (a second client costs a second store start-up, about a second)
         version = register_scored_run(
-            registry_client(tracker.uri),
+            tracker.client,
             parse_data(params).dataset,
             model,
             run_id,
