@@ -439,37 +439,3 @@ def test_sample_text_needs_a_captioned_model(tiny_repo, capsys):
     assert main(["sample", "--model", "gan", "--text", "a handbag", "--out", str(out)]) == 2
     assert "--text needs a captioned model (stackgan)" in one_line_error(capsys)
     assert not out.exists()
-
-
-@pytest.mark.parametrize(("strides", "side"), [(1, 14), (2, 28)])
-def test_the_planes_convolution_is_the_convolution_of_the_tiled_planes(strides, side, tmp_path):
-    """D's first layer: conv([image, caption code tiled]) without the tiling. The same
-    kernel and bias, the same values and gradients (to rounding), and it saves and loads."""
-    from pipeline.gans.blocks.conditioned import PlanesConv2D
-
-    image = tf.random.stateless_normal([5, side, side, 1], seed=(1, 2))
-    code = tf.random.stateless_normal([5, 3], seed=(3, 4))
-    layer = PlanesConv2D(8, 4, strides=strides)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch([image, code])
-        out = layer([image, code])
-        planes = tf.tile(code[:, None, None, :], [1, side, side, 1])
-        tiled = tf.nn.conv2d(tf.concat([image, planes], -1), layer.kernel, strides, "SAME")
-        tiled += layer.bias
-        weights = tf.sin(tf.range(tf.size(out), dtype=tf.float32))
-        loss, tiled_loss = (tf.reduce_sum(tf.reshape(y, [-1]) * weights) for y in (out, tiled))
-    assert out.shape == (5, 14, 14, 8)
-    np.testing.assert_allclose(out, tiled, atol=1e-5)
-    for source in (image, code, layer.kernel):
-        np.testing.assert_allclose(
-            tape.gradient(loss, source), tape.gradient(tiled_loss, source), atol=1e-4
-        )
-    # the border positions differ from the inside (the 'same' padding cuts the kernel)
-    responses = out - layer([image, tf.zeros_like(code)])
-    assert not np.allclose(responses[:, 0, 0], responses[:, 5, 5])
-
-    x, c = keras.Input((side, side, 1)), keras.Input((3,))  # saved in a functional model
-    model = keras.Model([x, c], layer([x, c]))
-    model.save(tmp_path / "d.keras")
-    loaded = keras.saving.load_model(tmp_path / "d.keras")
-    np.testing.assert_array_equal(loaded([image, code]), model([image, code]))

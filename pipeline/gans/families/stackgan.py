@@ -54,7 +54,6 @@ from pipeline.data.captions import has_own_captions, load_captions
 from pipeline.data.labels import LabelPlan
 from pipeline.errors import ConfigError
 from pipeline.gans.adversarial import METRIC_NAMES, AdversarialGAN
-from pipeline.gans.blocks.conditioned import PlanesConv2D
 from pipeline.gans.blocks.dcgan import condition_planes, start_side
 from pipeline.gans.blocks.layers import batch_norm, image_output, leaky_relu, logit_head
 from pipeline.gans.captioned import CAPTIONED
@@ -256,9 +255,10 @@ def build_discriminator_at(run, image_shape, stage: int) -> keras.Model:
     x = image
     if stage == 1:
         x = keras.layers.AveragePooling2D(2, name="d_to_stage1")(x)  # [B, 14, 14, C]
-    # the caption's code as planes beside the image, without tiling them (PlanesConv2D)
+    input_planes = condition_planes(text, x.shape[1], "d_input_planes")  # [B, s, s, ca]
+    x = keras.layers.Concatenate(name="d_input")([x, input_planes])  # [B, s, s, C + ca]
     strides = 1 if stage == 1 else 2
-    x = PlanesConv2D(f, 4, strides=strides, name="d_conv1")([x, text])  # conv([x, tile(text)])
+    x = keras.layers.Conv2D(f, 4, strides=strides, padding="same", name="d_conv1")(x)
     x = leaky_relu(name="d_act1")(x)  # [B, 14, 14, f]
     x = keras.layers.Dropout(rate, name="d_dropout1")(x)
     x = _conv(2 * f, 4, "d_conv2", strides=2)(x)  # [B, 7, 7, 2f]
