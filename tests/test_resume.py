@@ -107,7 +107,8 @@ def _real_dcgan_repo(folder: Path, dataset: Path | None) -> Path:
     params["data"]["cache_dir"] = str(folder / "cache")
     params["train"].update(epochs=1, steps_per_epoch=60, checkpoint_every=20, log_every=5)
     params["train"]["fid_every"] = 0  # no evaluator needed
-    params["models"]["dcgan"].pop("epochs", None)
+    for key in ("epochs", "steps_per_epoch"):  # the model's own budget would override these
+        params["models"]["dcgan"].pop(key, None)
     folder.mkdir()
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
     if dataset is None:
