@@ -86,31 +86,31 @@ def load_run(args: argparse.Namespace):
         for part in path:
             node = node.setdefault(part, {})
         node[last] = yaml.safe_load(text)
-    return resolve_run(params, args.model)
+    from pipeline.gans.families import get_family
+
+    return get_family(args.model).inputs.configure(resolve_run(params, args.model), params)
 
 
 def load_images(run, count: int) -> tuple[np.ndarray, object]:
-    """(images, labels): uint8 [N, 28, 28, 1], the fetched training split if present,
-    else random pixels; a translation model (pix2pix) gets the edge pairs [N, 32, 32, 2]
-    instead. `labels` is the family's pipeline.data.labels.TrainingLabels for a
-    label-aware family (cgan, sgan, catgan, stackgan: the fetched dataset's, as the train
-    stage makes them), else None."""
+    """(images, labels): what the family's train stage iterates if its data file exists
+    (uint8 [N, 28, 28, 1], pix2pix's edge pairs [N, 32, 32, 2], srgan's low/high pairs
+    [N, 28, 28, 2]), else random pixels of that shape. `labels` is the family's
+    pipeline.data.labels.TrainingLabels for a label-aware family (cgan, sgan, catgan,
+    stackgan: the fetched dataset's, as the train stage makes them), else None."""
     from pipeline.gans.families import get_family
 
     family = get_family(run.model)
     path = Path(family.inputs.data_file(run.data))
-    if family.label_plan is not None:
-        if not path.is_file():
-            raise SystemExit(
-                f"{run.model} trains on class labels, which random pixels do not have: "
-                f"run `dvc repro fetch` first ({path} is missing)"
-            )
+    if family.label_plan is not None and not path.is_file():
+        raise SystemExit(
+            f"{run.model} trains on class labels, which random pixels do not have: "
+            f"run `dvc repro fetch` first ({path} is missing)"
+        )
+    if path.is_file():  # what the train stage iterates: images, edge or low/high pairs
         task = family.inputs.task(run)
         return task.train_images, task.train_labels
-    key = "train" if path.name == "pairs.npz" else "x_train"
-    if path.is_file():
-        return np.load(path, allow_pickle=False)[key], None
-    shape = (32, 32, 2) if key == "train" else (28, 28, 1)
+    stacked = {"edge pairs": (32, 32, 2), "low-resolution pairs": (28, 28, 2)}
+    shape = stacked.get(family.inputs.name, (28, 28, 1))
     return np.random.default_rng(0).integers(0, 256, (count, *shape), dtype=np.uint8), None
 
 

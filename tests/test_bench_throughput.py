@@ -40,3 +40,21 @@ def test_a_label_aware_family_without_fetched_data_names_the_fix(tiny_repo):
     run = bench.load_run(bench.parse_args(_args("cgan")))
     with pytest.raises(SystemExit, match=r"cgan trains on class labels.*dvc repro fetch"):
         bench.load_images(run, 16)
+
+
+def test_srgan_is_timed_on_the_lowres_stages_pairs_or_random_pairs_of_their_shape(tiny_repo):
+    import numpy as np
+
+    from pipeline.config import load_params, parse_data, parse_lowres
+    from pipeline.data import lowres
+    from pipeline.data.store import load_dataset
+
+    bench = load_bench("train_throughput")
+    run = bench.load_run(bench.parse_args(_args("srgan")))
+    images, labels = bench.load_images(run, 16)
+    assert images.shape == (16, 28, 28, 2) and labels is None  # no lowres stage yet
+    params = load_params()
+    pairs = lowres.make_pairs(load_dataset(parse_data(params)), parse_lowres(params))
+    lowres.save_pairs(pairs)  # what the lowres stage writes
+    images, labels = bench.load_images(run, 16)
+    np.testing.assert_array_equal(images, pairs.train)  # low | high, stacked as srgan trains

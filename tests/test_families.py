@@ -92,3 +92,28 @@ def test_variable_names_are_unique_and_the_same_in_every_build(tiny_params, mode
         )
     assert builds[0] == builds[1]
     assert len(set(builds[0])) == len(builds[0])
+
+
+@pytest.mark.parametrize("model", FAMILIES)
+def test_images_and_critic_logits_stay_float32_under_mixed_bfloat16(tiny_params, model):
+    """`train.precision: auto` picks mixed_bfloat16 on CPUs with AVX512_BF16 or AMX. The
+    hidden layers then compute in bfloat16, but G's image (which D judges beside the float32
+    real batch) and D's real/fake logit (the loss) must stay float32 in every family."""
+    import tensorflow as tf
+
+    from pipeline.training.distribute import precision_policy
+
+    tiny_params["train"]["precision"] = "mixed_bfloat16"
+    run = resolve_run(tiny_params, model)
+    family = get_family(model)
+    shape = {"pix2pix": (32, 32, 2), "srgan": (28, 28, 2)}.get(model, (28, 28, 1))
+    with precision_policy("mixed_bfloat16"):
+        generator = family.build_generator(run, shape, 10)
+        discriminator = family.build_discriminator(run, shape, 10)
+    assert any(layer.compute_dtype == "bfloat16" for layer in generator.layers)
+    inputs = [
+        tf.zeros([2, *[size or 3 for size in x.shape[1:]]], x.dtype) for x in generator.inputs
+    ]
+    image = generator(inputs if len(inputs) > 1 else inputs[0])
+    assert image.dtype == tf.float32
+    assert discriminator.outputs[0].dtype == "float32"

@@ -300,6 +300,26 @@ def test_the_stage2_phase_trains_stage2_and_d2_only(run):
         assert not np.array_equal(before, v.numpy()), f"{v.path} did not move"
 
 
+def test_both_stages_train_under_mixed_bfloat16_with_float32_images(tiny_params, captions):
+    """`train.precision: auto` picks mixed_bfloat16 on CPUs with AVX512_BF16 or AMX: the
+    image each stage draws stays float32 (D concatenates it with the real images), and
+    Stage II adds its correction to Stage I's image in float32 too."""
+    from pipeline.training.distribute import precision_policy
+
+    params = copy.deepcopy(tiny_params)
+    params["models"]["stackgan"].update(TINY)
+    params["train"]["precision"] = "mixed_bfloat16"
+    run = resolve_run(params, "stackgan")
+    with precision_policy("mixed_bfloat16"):
+        gan = _gan(run)
+        assert gan.generator(_inputs(captions)).dtype == tf.float32
+        assert all(np.isfinite(float(v)) for v in gan.train_step(_batch(seed=2)).values())
+        _to_stage2(run, gan)
+        assert gan.generator.get_layer(STAGE2).get_layer("g2_refined").compute_dtype == "float32"
+        assert gan.generator(_inputs(captions)).dtype == tf.float32
+        assert all(np.isfinite(float(v)) for v in gan.train_step(_batch(seed=3)).values())
+
+
 def test_generator_keras_loads_with_plain_keras_and_keeps_stage1_by_name(run, captions, tmp_path):
     gan = _gan(run)
     _to_stage2(run, gan)

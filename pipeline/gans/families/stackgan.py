@@ -214,10 +214,12 @@ def stage2_model(run, image_shape) -> keras.Model:
     correction = keras.layers.Conv2D(
         channels, 3, padding="same", kernel_initializer="zeros", name="g2_correction"
     )(x)  # [B, 28, 28, C], 0 at the start
-    base = keras.layers.UpSampling2D(name="g2_stage1_up")(rough)  # [B, 28, 28, C]
+    # The Stage-I path stays in float32 under a mixed policy: arctanh near +-1 in 16 bits
+    # would be coarse, and nearest upsampling is exact in either type.
+    base = keras.layers.UpSampling2D(dtype="float32", name="g2_stage1_up")(rough)  # [B, 28, 28, C]
     # tanh's input of the Stage-I image (clipped off +-1, where arctanh is infinite)
     base = keras.ops.arctanh(keras.ops.clip(base, -0.999, 0.999))
-    image = keras.layers.Add(name="g2_refined")([base, correction])
+    image = keras.layers.Add(dtype="float32", name="g2_refined")([base, correction])
     return keras.Model([rough, noise, phi], image_output("g2_image")(image), name=STAGE2)
 
 
@@ -228,7 +230,8 @@ def _generator(run, encoder, stage1, stage2=None) -> keras.Model:
     phi = encoder(tokens)  # [B, text_dim]
     rough = stage1([noise, phi])  # [B, 14, 14, C]
     if stage2 is None:  # nearest neighbours: D1's average pooling undoes it exactly
-        image = keras.layers.UpSampling2D(2, name="stage1_to_full")(rough)  # [B, 28, 28, C]
+        # float32 as every generator's image (a mixed policy would round it to 16 bits)
+        image = keras.layers.UpSampling2D(2, dtype="float32", name="stage1_to_full")(rough)
     else:
         image = stage2([rough, noise, phi])  # [B, 28, 28, C]
     return keras.Model([noise, tokens], image, name="generator")
@@ -413,9 +416,9 @@ class StackGAN(AdversarialGAN):
         """The trained stage's CA term for these captions: per example [b]."""
         phi = self.generator.get_layer(TEXT_ENCODER)(self._tokens(captions), training=True)
         stage = self.trained_stage()
-        mu = stage.get_layer("ca_mu")(phi)
+        mu = stage.get_layer("ca_mu")(phi)  # 16 bits under a mixed policy: the loss is float32
         log_sigma = stage.get_layer("ca_log_sigma")(phi)
-        return kl_divergence(mu, log_sigma)
+        return kl_divergence(tf.cast(mu, tf.float32), tf.cast(log_sigma, tf.float32))
 
     def _generator_objective(self, real, captions, fake, fake_out, real_out):
         report = super()._generator_objective(real, captions, fake, fake_out, real_out)
