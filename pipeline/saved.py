@@ -161,13 +161,45 @@ def load_keras(path: Path, maker: Maker):
 
 
 def load_generator(model: str):
-    """The trained generator of `model`, with a one-line error naming the stage to run.
+    """The trained generator of `model`, computing in float32, with a one-line error
+    naming the stage to run.
 
     ProGAN's, StyleGAN's and SRGAN's generators have custom layers: a caller that may load
     one imports `pipeline.gans.blocks` first (evaluate, sample, explore, upscale and the
     registry do; kept out of this module so that the stages that load no generator do not
     depend on the layers' code)."""
-    return load_keras(model_dir(model) / "generator.keras", trained(model))
+    return in_float32(load_keras(model_dir(model) / "generator.keras", trained(model)))
+
+
+def _float32_policies(node):
+    """A Keras config with every mixed dtype policy ("mixed_bfloat16", "mixed_float16")
+    replaced by "float32"; layers that were float32 already stay as they are."""
+    if isinstance(node, dict):
+        if node.get("class_name") == "DTypePolicy":
+            name = node.get("config", {}).get("name", "")
+            if name.startswith("mixed_"):
+                return {**node, "config": {**node["config"], "name": "float32"}}
+        return {key: _float32_policies(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_float32_policies(value) for value in node]
+    return node
+
+
+def in_float32(network):
+    """`network` rebuilt to compute in float32 with the same weights, if it was trained
+    under a mixed policy (its variables are float32 either way); else `network` itself.
+
+    Scores are taken in float32 whatever the training precision: bfloat16 keeps 8 bits of
+    mantissa, so the perceptual path length's latent steps of 1e-4 vanish or jump in it
+    (PPL 50-1000x too high on bf16 generators, 2026-12-04), and FID would measure the
+    rounding as well as the generator."""
+    config = network.get_config()
+    float32 = _float32_policies(config)
+    if float32 == config:
+        return network
+    rebuilt = network.__class__.from_config(float32)
+    rebuilt.set_weights(network.get_weights())
+    return rebuilt
 
 
 def load_discriminator(model: str):
