@@ -2,6 +2,7 @@
 objective takes, and builds networks whose variables have stable names (checkpoints)."""
 
 import keras
+import numpy as np
 import pytest
 
 from pipeline.errors import ConfigError
@@ -95,6 +96,19 @@ def test_variable_names_are_unique_and_the_same_in_every_build(tiny_params, mode
     assert len(set(builds[0])) == len(builds[0])
 
 
+def _random_inputs(generator, count: int = 4):
+    """A batch for any family's generator: Gaussian latents (and images), token ids 1-2
+    for integer inputs (StackGAN's captions), unknown lengths 3."""
+    rng = np.random.default_rng(0)
+    inputs = [
+        rng.integers(1, 3, [count, *[s or 3 for s in x.shape[1:]]]).astype(x.dtype)
+        if x.dtype.startswith("int")
+        else rng.standard_normal([count, *[s or 3 for s in x.shape[1:]]]).astype(x.dtype)
+        for x in generator.inputs
+    ]
+    return inputs if len(inputs) > 1 else inputs[0]
+
+
 @pytest.mark.parametrize("model", FAMILIES)
 def test_images_and_critic_logits_stay_float32_under_mixed_bfloat16(tiny_params, model):
     """`train.precision: auto` picks mixed_bfloat16 on CPUs with AVX512_BF16 or AMX. The
@@ -112,10 +126,7 @@ def test_images_and_critic_logits_stay_float32_under_mixed_bfloat16(tiny_params,
         generator = family.build_generator(run, shape, 10)
         discriminator = family.build_discriminator(run, shape, 10)
     assert any(layer.compute_dtype == "bfloat16" for layer in generator.layers)
-    inputs = [
-        tf.zeros([2, *[size or 3 for size in x.shape[1:]]], x.dtype) for x in generator.inputs
-    ]
-    image = generator(inputs if len(inputs) > 1 else inputs[0])
+    image = generator(_random_inputs(generator))
     assert image.dtype == tf.float32
     assert discriminator.outputs[0].dtype == "float32"
 
@@ -127,7 +138,6 @@ def test_a_generator_trained_in_mixed_precision_is_scored_in_float32(tiny_params
     weights draw in a float32 build (nested parts too: StyleGAN's mapping and synthesis,
     StackGAN's stages), where bfloat16 rounding made the perceptual path length 50-1000x
     too high. A float32 generator comes back as it is."""
-    import numpy as np
     import tensorflow as tf
 
     from pipeline.saved import in_float32
@@ -150,14 +160,7 @@ def test_a_generator_trained_in_mixed_precision_is_scored_in_float32(tiny_params
         return names
 
     assert "mixed_bfloat16" in policies(mixed) and policies(rebuilt) == {"float32"}
-    rng = np.random.default_rng(0)
-    inputs = [
-        rng.integers(1, 3, [4, *[s or 3 for s in x.shape[1:]]]).astype(x.dtype)
-        if x.dtype.startswith("int")
-        else rng.standard_normal([4, *x.shape[1:]]).astype(x.dtype)
-        for x in float32.inputs
-    ]
-    inputs = inputs if len(inputs) > 1 else inputs[0]
+    inputs = _random_inputs(float32)
     np.testing.assert_array_equal(rebuilt(inputs), float32(inputs))
     assert not np.array_equal(mixed(inputs), float32(inputs))
     assert rebuilt(inputs).dtype == tf.float32
