@@ -4,7 +4,7 @@ Trains the `dcgan` networks (params.yaml's settings; `--variant upsample|transpo
 default params.yaml's `models.dcgan.generator`) once per `train.loss` in nonsaturating,
 minimax, wgan, wgan_gp, hinge, lsgan, dragan, plus "nonsaturating + r1" (`train.r1_gamma =
 --r1-gamma`; every other run has r1_gamma 0), for each seed in `--seeds`. Every run has
-the same number of steps (`--steps`, as train.epochs=1 and train.steps_per_epoch) and
+the same number of steps (`--steps`, in whole epochs of at most one pass) and
 batch size (`--batch-size`); everything else comes from params.yaml (lr 2e-4, beta1 0.5,
 k_steps 1, ...). The losses are therefore compared at these SHARED hyperparameters, not
 each at its own tuned best: a loss that needs, say, k_steps 5 or a lower lr is at a
@@ -98,15 +98,37 @@ def run_labels() -> list[str]:
     return [*LOSSES, R1_LABEL]
 
 
+def whole_epochs(steps: int, pass_steps: int) -> tuple[int, int]:
+    """(epochs, steps_per_epoch) making exactly `steps` steps with no epoch longer than one
+    pass over the training split, `pass_steps` batches: the loader caps an epoch at one
+    pass, so 2500 steps of 32 asked as one epoch of Fashion-MNIST's 60000 images would
+    train 1875. The fewest epochs that divide the steps: 2500 -> 2 x 1250, the DCGAN's
+    default."""
+    epochs = max(1, math.ceil(steps / max(1, pass_steps)))
+    while steps % epochs:
+        epochs += 1  # ends at epochs == steps at the latest
+    return epochs, steps // epochs
+
+
+def pass_steps(params: dict, batch_size: int) -> int:
+    """Batches in one pass over the DCGAN's training split (what an epoch can hold)."""
+    from pipeline.data.store import load_dataset
+    from pipeline.gans.families import resolve_run
+
+    return len(load_dataset(resolve_run(params, "dcgan").data).x_train) // batch_size
+
+
 def run_params(params: dict, label: str, seed: int, args) -> dict:
-    """params.yaml's settings with the run's loss, seed, length, batch size and variant."""
+    """params.yaml's settings with the run's loss, seed, length (`args.steps`, in whole
+    epochs of at most `args.pass_steps`), batch size and variant."""
     params = copy.deepcopy(params)
     loss, r1 = ("nonsaturating", args.r1_gamma) if label == R1_LABEL else (label, 0.0)
+    epochs, per_epoch = whole_epochs(args.steps, args.pass_steps)
     params["train"].update(
         loss=loss,
         seed=seed,
-        epochs=1,
-        steps_per_epoch=args.steps,
+        epochs=epochs,
+        steps_per_epoch=per_epoch,
         batch_size=args.batch_size,
         fid_every=0,
         r1_gamma=r1,
@@ -490,6 +512,7 @@ def main() -> None:
     params = load_params(args.params)
     args.variant = args.variant or params["models"]["dcgan"].get("generator", "upsample")
     eval_cfg = eval_settings(params)
+    args.pass_steps = pass_steps(params, args.batch_size)
     first = resolve_run(run_params(params, LOSSES[0], args.seeds[0], args), "dcgan")
     args.shared = {
         k: getattr(first.train, k)

@@ -2,8 +2,9 @@
 
 Trains the `dcgan` networks (params.yaml's settings; `--variant upsample|transposed`,
 default params.yaml's `models.dcgan.generator`) for each seed in `--seeds`, all at one
-budget (`--steps`, as train.epochs=1 and train.steps_per_epoch, at `--batch-size`), once
-per configuration:
+budget (`--steps` in all, in whole epochs of at most one pass over the training split:
+2500 steps of 32 train as 2 x 1250, the DCGAN's default; at `--batch-size`), once per
+configuration:
 
     baseline                   every stabiliser off
     minibatch_std              train.minibatch_std = --group (Karras et al.'s group size)
@@ -92,6 +93,7 @@ from loss_table import (
     eval_settings,
     load_results,
     mean_spread,
+    pass_steps,
     print_record,
     run_params,
     scoring_setup,
@@ -468,6 +470,7 @@ def main() -> None:
     if args.progan_ema is not None:
         params["models"][PROGAN]["ema"] = args.progan_ema
     eval_cfg = eval_settings(params)
+    args.pass_steps = pass_steps(params, args.batch_size)
     first = resolve_run(dcgan_params(params, "baseline", args.seeds[0], args), "dcgan")
     shared = ("loss", "lr", "beta1", "k_steps", "dropout", "r1_gamma", "ema", "update")
     args.shared = ", ".join(f"{k} {getattr(first.train, k)}" for k in shared)

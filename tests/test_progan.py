@@ -189,13 +189,18 @@ def test_train_writes_phase_rows_per_phase_pictures_and_a_loadable_generator(
     assert params["objective"] == get_family("progan").objective(params["train.loss"])
 
 
-def test_two_devices_grow_and_train_like_one(run, tiny_images, tmp_path):
+def test_two_devices_grow_and_train_like_one(tiny_params, tiny_images, tmp_path):
     """Under MirroredStrategy the phases rebuild mirrored networks and optimizers, the
     fade-in's alpha reaches every replica, and minibatch std's groups (4 consecutive
     images) are the same on each replica's half as on one device."""
     import tensorflow as tf
 
     from pipeline.training.distribute import make_strategy
+
+    params = copy.deepcopy(tiny_params)
+    # the paper's lr, not the CPU default's 1e-2: the bounds below are in lr-sized steps
+    params["models"]["progan"].update(TINY, lr=1e-3)
+    run = resolve_run(params, "progan")
 
     results = [
         train(run, tiny_images, checkpoint_dir=tmp_path / name, strategy=strategy, progress=False)
