@@ -156,3 +156,30 @@ def test_divergence_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(
 def test_debug_shows_the_traceback(tiny_repo):
     with pytest.raises(Exception, match="unknown model"):
         main(["--debug", "train", "--model", "biggan"])
+
+
+def test_a_python_without_the_projects_packages_gets_one_line_naming_the_fix(tmp_path):
+    """dvc's stages call `python`: run outside the venv it is the system's, which lacks
+    the packages. PIL stands in for any of them (hidden from this interpreter)."""
+    import subprocess
+    import sys
+
+    from tests.helpers import REPO
+
+    hide_pil = (
+        "import runpy, sys; sys.modules['PIL'] = None; sys.argv = ['pipeline', 'fetch'];"
+        " runpy.run_module('pipeline', run_name='__main__', alter_sys=True)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide_pil],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: PIL not installed for"), err
+    assert "source .venv/bin/activate" in err[0]
+    assert not any(tmp_path.iterdir())  # it stopped before the stage wrote anything
