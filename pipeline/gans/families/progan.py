@@ -21,10 +21,11 @@ exactly), so the trainer, the FID probe, the previews and the saved generator se
 ProGAN's other three ideas are in every layer: the equalized learning rate
 (pipeline.gans.blocks.equalized), pixel norm after each generator convolution and on z,
 and the minibatch standard deviation before D's last block (its group size is
-train.minibatch_std, 4 by default for this family; pipeline.gans.blocks.stabilizers).
-Its averaged generator is train.ema (0.999 in params.yaml). A new resolution's layers get
-fresh optimizers (ProGAN resets Adam at each new resolution; the trainer does it whenever
-a phase changes a network's variables, so also when a fade-in's old path is dropped).
+train.minibatch_std: params.yaml gives this family 16, not the paper's 4, for the recall
+at a short budget; pipeline.gans.blocks.stabilizers). Its averaged generator is train.ema
+(0.99 in params.yaml). A new resolution's layers get fresh optimizers (ProGAN resets
+Adam at each new resolution; the trainer does it whenever a phase changes a network's
+variables, so also when a fade-in's old path is dropped).
 In a fade-in the reals fade too, as in the paper (`fade_reals`): D sees
 
     x' = (1 - alpha) * upsample(avgpool(x)) + alpha * x      at the new resolution
