@@ -6,9 +6,9 @@ import copy
 import numpy as np
 import pytest
 
-from pipeline.gans.families import resolve_run, unregister
+from pipeline.gans.families import get_family, resolve_run, unregister
 from pipeline.training.loop import train
-from pipeline.training.phases import Phase, PhasePlan
+from pipeline.training.phases import Phase, PhasePlan, phase_plan
 from tests.phased_family import family
 
 
@@ -104,3 +104,25 @@ def test_a_checkpoint_of_another_network_is_a_clear_error(phased_params, tiny_im
     bad = {"generator/p_hidden/kernel": np.zeros((1, 1), np.float32)}
     with pytest.raises(DataError, match="has shape"):
         restore(named, bad, "checkpoint x")
+
+
+def test_a_smoke_run_caps_every_phase_of_fixed_steps(tiny_params):
+    """`-S train.steps_per_epoch=S` makes every GAN short, the phased ones too: a phase of
+    fixed steps takes at most train.epochs x S; a model's own steps_per_epoch (a tuning
+    trial's) caps its epochs, not its phases; phases counted in epochs are left alone."""
+
+    def lengths(params, model="progan"):
+        run = resolve_run(params, model)
+        plan = phase_plan(get_family(model), run, 3, (28, 28, 1))
+        return [p.length(plan.steps_per_epoch) for p in plan.phases]
+
+    params = copy.deepcopy(tiny_params)
+    params["models"]["progan"].update(stable_steps=7, fade_steps=20)
+    params["train"].update(epochs=2, steps_per_epoch=5)
+    assert lengths(params) == [7, 10, 7, 10, 7]
+    params["train"]["steps_per_epoch"] = None
+    params["models"]["progan"]["steps_per_epoch"] = 5
+    assert lengths(params) == [7, 20, 7, 20, 7]
+    params["models"]["stackgan"].update(stage1_steps=50, stage2_steps=4)
+    params["train"]["steps_per_epoch"] = 3
+    assert lengths(params, "stackgan") == [6, 4]

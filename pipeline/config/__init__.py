@@ -264,6 +264,10 @@ class RunConfig:
     # lowres.*, for a family that trains on the lowres pairs (srgan: its upscaling factor);
     # None for the others (their input kind sets it: pipeline.gans.inputs)
     lowres: LowresConfig | None = None
+    # a smoke run's whole length, train.epochs x train.steps_per_epoch of the train section
+    # itself (None when its steps_per_epoch is unset): the most steps a phase of fixed
+    # steps may take (pipeline.training.phases.phase_plan); a model's own does not cap it
+    phase_cap: int | None = None
 
     def flat_params(self) -> dict[str, Any]:
         """Every resolved param under its params.yaml key (what MLflow logs)."""
@@ -465,7 +469,13 @@ def resolve_run(params: Mapping[str, Any], model: str, family_params: type) -> R
         train=train,
         family=family_config,
         overrides=tuple(sorted(overrides)),
+        phase_cap=_smoke_steps(parse_train(params)),
     )
+
+
+def _smoke_steps(train: TrainConfig) -> int | None:
+    """train.epochs x train.steps_per_epoch when the train section caps its epochs."""
+    return None if train.steps_per_epoch is None else train.epochs * train.steps_per_epoch
 
 
 def split_model_params(

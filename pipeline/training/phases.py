@@ -19,7 +19,7 @@ before restoring the (named) variables, so the networks have the shape they were
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.gans.phases import Phase
 
@@ -66,8 +66,18 @@ class PhasePlan:
 
 
 def phase_plan(family, run, steps_per_epoch: int, image_shape) -> PhasePlan:
-    """The family's phases for images of `image_shape`, or one phase of train.epochs."""
+    """The family's phases for images of `image_shape`, or one phase of train.epochs.
+
+    When the train section caps its epochs (train.steps_per_epoch), a phase of fixed steps
+    (ProGAN's, SRGAN's, StackGAN's) takes at most that run's whole length, train.epochs x
+    train.steps_per_epoch (`run.phase_cap`): so `-S train.steps_per_epoch=5` is a smoke run
+    of a few steps for them too (ProGAN: five phases of at most 25). A model's own
+    steps_per_epoch (models.<name>.*, as tuning trials and bench/quality_per_minute.py set
+    it) caps its epochs only."""
     phases = tuple(family.phases(run, tuple(image_shape))) if family.phases else ()
     if not phases:
         phases = (Phase("train", run.train.epochs),)
+    cap = run.phase_cap
+    if cap is not None:
+        phases = tuple(replace(p, steps=min(p.steps, cap)) if p.steps else p for p in phases)
     return PhasePlan(phases, steps_per_epoch)
