@@ -194,25 +194,3 @@ def test_a_modulated_stylegan_trains_and_keeps_its_parts(tiny_params, tiny_image
     synthesis = result.generator.get_layer("synthesis")
     assert not [layer for layer in synthesis.layers if isinstance(layer, AdaIN)]
     assert result.generator(np.zeros((2, run.train.latent_dim), "float32")).shape == (2, 28, 28, 1)
-
-
-def test_progans_discriminator_judges_full_size_images_and_learns(tiny_params, tiny_images):
-    """`discriminator: progan` is ProGAN's fully grown D (no fade-in path), with the
-    minibatch std of train.*, in place of the DCGAN's; a train step moves all of it."""
-    tiny_params["models"]["stylegan"].update(TINY, discriminator="progan", minibatch_std=2)
-    run = resolve_run(tiny_params, "stylegan")
-    gan = build_gan(run, SHAPE)
-    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
-    gan.build_optimizers()
-    names = {layer.name for layer in gan.discriminator.layers}
-    assert {"d_from_rgb2", "d_block2_conv1", "d_block1_conv1", "d_minibatch_std"} <= names
-    assert not {"d_fade", "d_from_full", "d_from_rgb1"} & names  # full size, fully grown
-    assert gan.discriminator.get_layer("d_minibatch_std").group_size == 2
-    images = np.zeros((3, *SHAPE), "float32")
-    assert gan.discriminator(images).shape == (3, 1)
-    before = [v.numpy() for v in gan.discriminator.trainable_variables]
-    real = tf.convert_to_tensor(tiny_images[:8, None] / 127.5 - 1.0, tf.float32)
-    noise = tf.random.stateless_normal((8, 2, run.train.latent_dim), seed=(0, 1))
-    gan.train_step((real, noise))
-    after = [v.numpy() for v in gan.discriminator.trainable_variables]
-    assert all(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))

@@ -88,9 +88,6 @@ class Config:
     noise: bool = True  # per-pixel noise inputs (false: none, for the ablation)
     style: Literal["adain", "modulated"] = "adain"  # StyleGAN's AdaIN, or StyleGAN2's modulation
     d_width: float = field(default=1.0, metadata=WIDTH)  # the DCGAN discriminator's channels x this
-    # whose discriminator: the DCGAN's (seed 000's trunk) or ProGAN's fully grown one (the
-    # paper's: equalized layers, minibatch std, filters / min_filters as the synthesis')
-    discriminator: Literal["dcgan", "progan"] = "dcgan"
 
 
 def _seed(run, name: str) -> int:
@@ -166,14 +163,8 @@ def build_generator(run, image_shape, num_classes: int = 0) -> keras.Model:
 
 
 def build_discriminator(run, image_shape, num_classes: int = 0) -> keras.Model:
-    """The DCGAN's (seed 000's upsample trunk) or ProGAN's at full size: [B, H, W, C] ->
-    logit [B, 1]."""
+    """The DCGAN's (seed 000's upsample trunk): [B, H, W, C] -> logit [B, 1]."""
     start_side(tuple(image_shape), "stylegan")
-    if run.family.discriminator == "progan":
-        from pipeline.gans.families import progan  # its layers, not its family
-
-        top = len(progan.sides(tuple(image_shape))) - 1
-        return progan.build_discriminator_at(run, tuple(image_shape), top, fading=False)
     image = keras.Input(tuple(image_shape), name="image")
     features = discriminator_trunk(
         image, "upsample", run.train.dropout, BatchFeatures.of(run), run.family.d_width
