@@ -126,3 +126,20 @@ def test_a_smoke_run_caps_every_phase_of_fixed_steps(tiny_params):
     params["models"]["stackgan"].update(stage1_steps=50, stage2_steps=4)
     params["train"]["steps_per_epoch"] = 3
     assert lengths(params, "stackgan") == [6, 4]
+
+
+def test_the_smoke_cap_is_part_of_the_checkpoint_fingerprint(tiny_params):
+    """A phased GAN with its own epochs: train.epochs changes its phases' cap, not its
+    merged train config, so the fingerprint must see the cap (a checkpoint of a longer
+    plan must not be resumed into a shorter one); with no cap the hash is as before."""
+    params = copy.deepcopy(tiny_params)
+    params["models"]["progan"].update(stable_steps=50, fade_steps=50, epochs=3)
+    params["train"].update(epochs=2, steps_per_epoch=5)
+    short = resolve_run(params, "progan")
+    params["train"]["epochs"] = 4
+    longer = resolve_run(params, "progan")
+    assert short.train == longer.train and short.phase_cap == 10 and longer.phase_cap == 20
+    assert short.fingerprint() != longer.fingerprint()
+    params["train"]["steps_per_epoch"] = None
+    uncapped = resolve_run(params, "progan")
+    assert uncapped.phase_cap is None and "phase_cap" not in uncapped.flat_params()

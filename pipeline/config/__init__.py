@@ -298,6 +298,8 @@ class RunConfig:
             "train.fid_samples",
         ):
             params.pop(volatile, None)
+        if self.phase_cap is not None:  # a smoke run's cap shortens phases of fixed steps
+            params["phase_cap"] = self.phase_cap  # (absent otherwise: older hashes stay)
         text = json.dumps(params, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
